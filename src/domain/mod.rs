@@ -1,0 +1,4 @@
+//! Pure types and rules shared by every layer; no I/O here.
+
+pub mod check;
+pub mod msg;

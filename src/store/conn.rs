@@ -1,0 +1,79 @@
+//! [`Conn`]: a read connection or write transaction on either backend, with one set of query methods.
+
+use super::postgres::PgConn;
+use super::sqlite::SqliteConn;
+use super::{Backend, Row, StoreError, Value};
+
+/// A connection handed out by [`super::Db::read`] or [`super::Db::write`].
+pub struct Conn {
+    inner: Inner,
+}
+
+enum Inner {
+    Sqlite(SqliteConn),
+    Postgres(PgConn),
+}
+
+impl From<SqliteConn> for Conn {
+    fn from(conn: SqliteConn) -> Self {
+        Self { inner: Inner::Sqlite(conn) }
+    }
+}
+
+impl From<PgConn> for Conn {
+    fn from(conn: PgConn) -> Self {
+        Self { inner: Inner::Postgres(conn) }
+    }
+}
+
+impl Conn {
+    /// The engine this connection talks to; only the store uses it, for the few statements the dialects disagree on.
+    pub(crate) fn backend(&self) -> Backend {
+        match self.inner {
+            Inner::Sqlite(_) => Backend::Sqlite,
+            Inner::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Runs one statement; returns the number of rows it changed.
+    pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, StoreError> {
+        match &mut self.inner {
+            Inner::Sqlite(conn) => conn.execute(sql, params),
+            Inner::Postgres(conn) => conn.execute(sql, params).await,
+        }
+    }
+
+    /// Runs a query and returns every row.
+    pub async fn fetch_all(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+        match &mut self.inner {
+            Inner::Sqlite(conn) => conn.fetch_all(sql, params),
+            Inner::Postgres(conn) => conn.fetch_all(sql, params).await,
+        }
+    }
+
+    /// Runs a query expected to return at most one row.
+    pub async fn fetch_optional(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, StoreError> {
+        Ok(self.fetch_all(sql, params).await?.into_iter().next())
+    }
+
+    /// Runs a query that must return a row; none is [`StoreError::NotFound`].
+    pub async fn fetch_one(&mut self, sql: &str, params: &[Value]) -> Result<Row, StoreError> {
+        self.fetch_optional(sql, params).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// Runs several statements without parameters (migrations).
+    pub(crate) async fn execute_script(&mut self, sql: &str) -> Result<(), StoreError> {
+        match &mut self.inner {
+            Inner::Sqlite(conn) => conn.execute_script(sql),
+            Inner::Postgres(conn) => conn.execute_script(sql).await,
+        }
+    }
+
+    /// Commits a write transaction; a no-op for read connections.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self.inner {
+            Inner::Sqlite(conn) => conn.commit(),
+            Inner::Postgres(conn) => conn.commit().await,
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! The one integration-test binary: the real app on port 0 in a temporary data directory, on SQLite and on a real
+//! Postgres (`TEST_DATABASE_URL`, started by `scripts/test.sh`).
+
+// Test code: a failed unwrap is a failed test, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+mod pg;
+
+mod cli;
+mod install_gate;
+mod store_contract;
+mod web;
