@@ -92,11 +92,16 @@ impl Lang {
             .map_or(key, String::as_str)
     }
 
-    /// The translation of `key` with `{name}` placeholders filled in.
+    /// The translation of `key` with `{name}` placeholders filled in. In right-to-left languages each value is
+    /// wrapped in Unicode directional isolates, so a path, URL or number inside Arabic text keeps its own order.
     pub fn format(self, key: &str, args: &[(&str, &str)]) -> String {
         let mut text = self.t(key).to_owned();
         for (name, value) in args {
-            text = text.replace(&format!("{{{name}}}"), value);
+            let value = match self.direction() {
+                Direction::Ltr => (*value).to_owned(),
+                Direction::Rtl => format!("\u{2068}{value}\u{2069}"),
+            };
+            text = text.replace(&format!("{{{name}}}"), &value);
         }
         text
     }

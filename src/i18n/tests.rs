@@ -85,4 +85,6 @@ fn lookups_fall_back_and_format() {
     assert_eq!(Lang::En.t("no.such.key"), "no.such.key");
     let text = Lang::En.format("doctor.disk.ok", &[("free", "9 GB"), ("need", "1 GB")]);
     assert!(text.contains("9 GB") && text.contains("1 GB"), "{text}");
+    let arabic = Lang::Ar.format("doctor.data_dir.ok", &[("path", "/var/lib/x")]);
+    assert!(arabic.contains("\u{2068}/var/lib/x\u{2069}"), "values are isolated in RTL: {arabic:?}");
 }
