@@ -169,6 +169,22 @@ ensure_postgres() {
     note "PostgreSQL $PG_VERSION from $PG_BINDIR"
 }
 
+# ensure_smtp_test_server: the mail tests run a real SMTP server,
+# tests/support/smtp_server.py, on aiosmtpd. It runs under Debian's python
+# (the python3 on PATH may be a pyenv build that does not see Debian
+# packages), so install python3-aiosmtpd when that python cannot import it,
+# and tell the tests which python to use.
+ensure_smtp_test_server() {
+    export CONVERSURE_TEST_PYTHON=/usr/bin/python3
+    if ! "$CONVERSURE_TEST_PYTHON" -c 'import aiosmtpd' >/dev/null 2>&1; then
+        log "aiosmtpd not found for $CONVERSURE_TEST_PYTHON: installing Debian's python3-aiosmtpd"
+        apt_install python3-aiosmtpd
+        "$CONVERSURE_TEST_PYTHON" -c 'import aiosmtpd' ||
+            die "python3-aiosmtpd installed, but $CONVERSURE_TEST_PYTHON still cannot import aiosmtpd"
+    fi
+    note "aiosmtpd $("$CONVERSURE_TEST_PYTHON" -c 'import aiosmtpd; print(aiosmtpd.__version__)') for $CONVERSURE_TEST_PYTHON"
+}
+
 # pg_run CMD...: run a Postgres tool as the cluster owner, from inside the
 # temp dir (the owner may not be allowed into the current directory).
 pg_run() {
@@ -345,6 +361,7 @@ main() {
     section "cargo clippy --all-targets --locked -- -D warnings" \
         cargo clippy --all-targets --locked -- -D warnings
     section "Starting throwaway PostgreSQL" pg_start
+    section "Checking the test SMTP server (aiosmtpd)" ensure_smtp_test_server
     export CONVERSURE_REQUIRE_POSTGRES=1
     section "cargo test --locked $*" cargo test --locked "$@"
     pg_stop

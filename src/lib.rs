@@ -10,9 +10,12 @@
 
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod domain;
 pub mod i18n;
+pub mod license;
 pub mod lifecycle;
+pub mod mail;
 pub mod services;
 pub mod startup;
 pub mod store;

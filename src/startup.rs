@@ -8,8 +8,8 @@ use tokio::net::TcpListener;
 
 use crate::config::{Config, DataDir, DatabaseUrl};
 use crate::lifecycle::{DataDirLock, LockError};
-use crate::services::Services;
 use crate::services::install::InstallError;
+use crate::services::{Runtime, Services};
 use crate::store::{Db, StoreError, migrate};
 use crate::web::{self, state::AppState};
 
@@ -91,7 +91,7 @@ impl Application {
         let mut data = open_data(&config).await?;
         let services = Services::new(&config, data.db.clone()).await?;
         data.keep();
-        Ok(Self { listener, state: AppState::new(services), data, config })
+        Ok(Self { listener, state: AppState::new(Runtime::new(services)), data, config })
     }
 
     /// The address actually bound (the real port when the configuration asked for port 0).
@@ -111,7 +111,7 @@ impl Application {
         if !self.data.migrations.applied.is_empty() {
             lines.push(format!("  Migrated schema to version {}.", self.data.migrations.to));
         }
-        match self.state.services.install.setup_token() {
+        match self.state.services().install.setup_token() {
             Some(token) => {
                 lines.push(String::new());
                 lines.push("Finish the setup in your browser:".to_owned());
@@ -119,7 +119,7 @@ impl Application {
                 if self.config.public_url.is_none() && self.local_addr().ip().is_unspecified() {
                     lines.push("  (from another computer, use this server's address instead of 127.0.0.1)".to_owned());
                 }
-                lines.push(format!("The token is also in {}.", self.state.services.install.token_path().display()));
+                lines.push(format!("The token is also in {}.", self.state.services().install.token_path().display()));
             }
             None => lines.push(format!("  Open {base}/")),
         }
@@ -150,6 +150,7 @@ impl Application {
                 draining.set_draining();
             })
             .await;
+        state.services().close().await;
         self.data.db.close().await;
         tracing::info!("stopped");
         served.map_err(StartupError::Serve)

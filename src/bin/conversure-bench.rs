@@ -108,9 +108,16 @@ fn startup(binary: &PathBuf, runs: usize) -> ExitCode {
     rss_kib.sort_unstable();
     println!("runs: {runs}");
     println!("B_exec (conversure version) p50: {:.1} ms, p99: {:.1} ms", ms(b50), ms(b99));
-    println!("G9 cold start, exec to /healthz 200, empty SQLite data dir, p50: {:.1} ms, p99: {:.1} ms (goal <= 150 ms)", ms(c50), ms(c99));
+    println!(
+        "G9 cold start, exec to /healthz 200, empty SQLite data dir, p50: {:.1} ms, p99: {:.1} ms (goal <= 150 ms)",
+        ms(c50),
+        ms(c99)
+    );
     println!("G9 ratio cold start / B_exec, p50: {:.1}x", ms(c50) / ms(b50).max(0.001));
-    println!("G7 RSS right after start, median: {:.1} MB (goal <= 30 MB idle)", rss_kib[rss_kib.len() / 2] as f64 / 1024.0);
+    println!(
+        "G7 RSS right after start, median: {:.1} MB (goal <= 30 MB idle)",
+        rss_kib[rss_kib.len() / 2] as f64 / 1024.0
+    );
     println!("G8 binary size: {:.1} MB (goal <= 20 MB, stretch 12 MB)", size as f64 / 1_048_576.0);
     ExitCode::SUCCESS
 }

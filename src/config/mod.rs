@@ -7,6 +7,7 @@ mod database;
 mod file;
 mod paths;
 mod secret;
+pub mod write;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -21,6 +22,8 @@ pub use secret::Secret;
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 /// Fetched by the requirement checks: a well-known HTTPS endpoint every WhatsApp install must reach anyway.
 pub const DEFAULT_NETWORK_PROBE_URL: &str = "https://graph.facebook.com/";
+/// The vendor's license server, where purchase codes are activated.
+pub const DEFAULT_LICENSE_SERVER_URL: &str = "https://licenses.conversure.app/";
 /// Prefix of every environment variable Conversure reads.
 pub const ENV_PREFIX: &str = "CONVERSURE_";
 
@@ -33,6 +36,9 @@ const ENV_KEYS: &[(&str, bool)] = &[
     ("LOG_LEVEL", false),
     ("PUBLIC_URL", false),
     ("NETWORK_PROBE_URL", false),
+    ("LICENSE_SERVER_URL", false),
+    ("SESSION_SECRET", true),
+    ("ENCRYPTION_KEY", true),
 ];
 
 /// What went wrong while reading the configuration; each message says what to change.
@@ -82,6 +88,14 @@ pub struct Config {
     pub log_level: String,
     pub public_url: Option<url::Url>,
     pub network_probe_url: url::Url,
+    pub license_server_url: url::Url,
+    /// Set once the instance is installed (written by the wizard into `config.toml`).
+    pub session_secret: Option<Secret>,
+    /// Set once the instance is installed (written by the wizard into `config.toml`).
+    pub encryption_key: Option<Secret>,
+    /// Keys whose value came from the command line or the environment, which `config.toml` cannot override; the
+    /// install wizard shows them as fixed.
+    pub fixed_by_operator: Vec<&'static str>,
     /// `CONVERSURE_*` variables that mean nothing to this version (probably typos); reported once logging is up.
     pub unknown_env: Vec<String>,
 }
@@ -131,6 +145,18 @@ impl Config {
         let probe = pick(&None, "NETWORK_PROBE_URL", &file.network_probe_url)
             .unwrap_or_else(|| DEFAULT_NETWORK_PROBE_URL.to_owned());
         let network_probe_url = parse_http_url("network_probe_url", &probe)?;
+        let license_server = pick(&None, "LICENSE_SERVER_URL", &file.license_server_url)
+            .unwrap_or_else(|| DEFAULT_LICENSE_SERVER_URL.to_owned());
+        let license_server_url = parse_http_url("license_server_url", &license_server)?;
+        let session_secret = pick(&None, "SESSION_SECRET", &file.session_secret).map(Secret::new);
+        let encryption_key = pick(&None, "ENCRYPTION_KEY", &file.encryption_key).map(Secret::new);
+        let mut fixed_by_operator = Vec::new();
+        if overrides.database_url.is_some() || env.get("DATABASE_URL").is_some() {
+            fixed_by_operator.push("database_url");
+        }
+        if env.get("PUBLIC_URL").is_some() {
+            fixed_by_operator.push("public_url");
+        }
 
         Ok(Self {
             data_dir,
@@ -140,6 +166,10 @@ impl Config {
             log_level,
             public_url,
             network_probe_url,
+            license_server_url,
+            session_secret,
+            encryption_key,
+            fixed_by_operator,
             unknown_env: env.unknown,
         })
     }

@@ -1,6 +1,7 @@
 //! The translation catalog: every user-facing string is looked up here by key, in English or Arabic.
 //!
-//! Catalogs are TOML files compiled into the binary; nested tables flatten to dotted keys (`[install] title`
+//! Catalogs are TOML files compiled into the binary, one folder per language and one file per area
+//! (`en/core.toml`, `ar/core.toml`, …); nested tables flatten to dotted keys (`[install] title`
 //! becomes `install.title`). Placeholders are written `{name}`. A key missing in a language falls back to English,
 //! and a key missing everywhere shows itself, so a gap is visible instead of blank (a unit test keeps both complete).
 
@@ -113,7 +114,7 @@ static CATALOG: LazyLock<HashMap<Lang, Catalog>> = LazyLock::new(|| {
     Lang::ALL
         .into_iter()
         .map(|lang| {
-            let catalog = parse_catalog(source(lang)).unwrap_or_else(|e| {
+            let catalog = parse_catalog(lang).unwrap_or_else(|e| {
                 // Unreachable in a tested build (a unit test parses both); degrade to showing keys rather than dying.
                 tracing::error!(lang = lang.code(), error = %e, "translation catalog does not parse");
                 Catalog::new()
@@ -123,17 +124,39 @@ static CATALOG: LazyLock<HashMap<Lang, Catalog>> = LazyLock::new(|| {
         .collect()
 });
 
-fn source(lang: Lang) -> &'static str {
-    match lang {
-        Lang::En => include_str!("en.toml"),
-        Lang::Ar => include_str!("ar.toml"),
-    }
+/// The catalog files, one folder per language (`en/core.toml`, `en/license.toml`, …), compiled in.
+#[derive(rust_embed::RustEmbed)]
+#[folder = "src/i18n/"]
+#[include = "*.toml"]
+struct Files;
+
+/// Every catalog file of a language, by file name.
+fn sources(lang: Lang) -> Vec<(String, String)> {
+    let prefix = format!("{}/", lang.code());
+    let mut files: Vec<(String, String)> = Files::iter()
+        .filter(|path| path.starts_with(&prefix))
+        .filter_map(|path| {
+            let text = String::from_utf8_lossy(&Files::get(&path)?.data).into_owned();
+            Some((path.into_owned(), text))
+        })
+        .collect();
+    files.sort();
+    files
 }
 
-fn parse_catalog(text: &str) -> Result<Catalog, toml::de::Error> {
-    let table: toml::Table = toml::from_str(text)?;
+/// All files of a language merged into one catalog; a key defined twice is an error.
+fn parse_catalog(lang: Lang) -> Result<Catalog, String> {
     let mut out = Catalog::new();
-    flatten("", &table, &mut out);
+    for (path, text) in sources(lang) {
+        let table: toml::Table = toml::from_str(&text).map_err(|e| format!("{path}: {e}"))?;
+        let mut file = Catalog::new();
+        flatten("", &table, &mut file);
+        for (key, value) in file {
+            if out.insert(key.clone(), value).is_some() {
+                return Err(format!("{path}: key {key} is defined twice"));
+            }
+        }
+    }
     Ok(out)
 }
 

@@ -5,11 +5,19 @@ use std::collections::BTreeSet;
 use super::*;
 
 fn keys(lang: Lang) -> BTreeSet<String> {
-    parse_catalog(source(lang)).unwrap().into_keys().collect()
+    parse_catalog(lang).unwrap().into_keys().collect()
 }
 
 fn placeholders(text: &str) -> BTreeSet<String> {
     text.split('{').skip(1).filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_owned())).collect()
+}
+
+#[test]
+fn every_language_has_the_same_files() {
+    let names = |lang: Lang| -> Vec<String> {
+        sources(lang).into_iter().map(|(path, _)| path.split_once('/').unwrap().1.to_owned()).collect()
+    };
+    assert_eq!(names(Lang::En), names(Lang::Ar));
 }
 
 #[test]
@@ -26,8 +34,8 @@ fn catalogs_parse_and_have_the_same_keys() {
 
 #[test]
 fn translations_keep_the_placeholders() {
-    let en = parse_catalog(source(Lang::En)).unwrap();
-    let ar = parse_catalog(source(Lang::Ar)).unwrap();
+    let en = parse_catalog(Lang::En).unwrap();
+    let ar = parse_catalog(Lang::Ar).unwrap();
     for (key, text) in &en {
         assert_eq!(placeholders(text), placeholders(&ar[key]), "{key}");
     }

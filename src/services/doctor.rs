@@ -13,7 +13,7 @@ const GIB: u64 = 1024 * 1024 * 1024;
 const MIB: u64 = 1024 * 1024;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(4);
 /// Oldest Postgres major version the schema and queries are tested against.
-const MIN_POSTGRES_MAJOR: u32 = 13;
+pub const MIN_POSTGRES_MAJOR: u32 = 13;
 
 /// Headers that reverse proxies add; their presence on a request means one sits in front of us.
 pub const PROXY_HEADERS: &[&str] =

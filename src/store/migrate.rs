@@ -82,13 +82,52 @@ pub async fn current_version(db: &Db) -> Result<i64, StoreError> {
 
 /// Applies every pending migration in one transaction; refuses a database newer than this binary.
 pub async fn run(db: &Db) -> Result<Report, StoreError> {
-    let migrations = embedded(db.backend());
-    let supported = migrations.last().map_or(0, |m| m.version);
     let mut tx = db.write().await?;
+    lock(&mut tx).await?;
+    let report = apply_pending(&mut tx).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// Drops every Conversure table and migrates from scratch, all in one transaction: it either wipes and rebuilds
+/// completely, or leaves the database as it was.
+pub async fn wipe_and_run(db: &Db) -> Result<Report, StoreError> {
+    let mut tx = db.write().await?;
+    lock(&mut tx).await?;
+    let cascade = if tx.backend() == Backend::Postgres { " CASCADE" } else { "" };
+    // Reverse creation order, so no table is dropped while another still refers to it.
+    for table in tables(db.backend()).iter().rev().chain(std::iter::once(&"schema_migrations".to_owned())) {
+        tx.execute_script(&format!("DROP TABLE IF EXISTS {table}{cascade}")).await?;
+    }
+    let report = apply_pending(&mut tx).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// The tables the migrations create, in creation order (read from the embedded SQL, the one source of truth).
+pub fn tables(backend: Backend) -> Vec<String> {
+    embedded(backend)
+        .iter()
+        .flat_map(|m| {
+            m.sql
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix("CREATE TABLE ")?.split_whitespace().next().map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+async fn lock(tx: &mut super::Conn) -> Result<(), StoreError> {
     if tx.backend() == Backend::Postgres {
         // Several app nodes may start together on one database: only one migrates, the others wait and see it done.
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[Value::Int(PG_MIGRATION_LOCK)]).await?;
     }
+    Ok(())
+}
+
+async fn apply_pending(tx: &mut super::Conn) -> Result<Report, StoreError> {
+    let migrations = embedded(tx.backend());
+    let supported = migrations.last().map_or(0, |m| m.version);
     tx.execute_script(CREATE_TABLE).await?;
     let from = tx.fetch_one(CURRENT_VERSION, &[]).await?.int(0)?;
     if from > supported {
@@ -106,7 +145,6 @@ pub async fn run(db: &Db) -> Result<Report, StoreError> {
         .await?;
         applied.push(format!("{:04}_{}", migration.version, migration.name));
     }
-    tx.commit().await?;
     Ok(Report { from, to: from.max(supported), applied })
 }
 
@@ -127,21 +165,7 @@ mod tests {
 
     #[test]
     fn both_backends_create_the_same_tables() {
-        let tables = |b| {
-            let mut names: Vec<String> = embedded(b)
-                .iter()
-                .flat_map(|m| {
-                    m.sql
-                        .lines()
-                        .filter_map(|l| {
-                            l.trim().strip_prefix("CREATE TABLE ")?.split_whitespace().next().map(str::to_owned)
-                        })
-                        .collect::<Vec<_>>()
-                })
-                .collect();
-            names.sort();
-            names
-        };
+        assert!(tables(Backend::Sqlite).len() >= 11);
         assert_eq!(tables(Backend::Sqlite), tables(Backend::Postgres));
     }
 }

@@ -8,10 +8,14 @@
 //! Services own transactions: they take a [`Conn`] from [`Db::read`] or [`Db::write`], call the per-table functions
 //! in this module's children with it, and commit.
 
+pub mod accounts;
+pub mod audit;
 mod conn;
 mod error;
 pub mod migrate;
 mod postgres;
+pub mod probe;
+pub mod sessions;
 pub mod settings;
 mod sqlite;
 mod value;

@@ -43,7 +43,7 @@ pub async fn install_gate(State(state): State<AppState>, request: Request, next:
     if always_open {
         return next.run(request).await;
     }
-    if state.services.install.is_installed() {
+    if state.services().install.is_installed() {
         return if is_wizard(path) { AppError::NotFound.into_response() } else { next.run(request).await };
     }
     if is_wizard(path) {
@@ -88,7 +88,7 @@ pub async fn render_errors(State(state): State<AppState>, request: Request, next
         Some(detail) => tracing::error!(code = report.code, %status, %detail, "request failed"),
         None => tracing::debug!(code = report.code, %status, "request refused"),
     }
-    let look = state.services.site.look().await.unwrap_or_else(|_| site::default_look());
+    let look = state.services().site.look().await.unwrap_or_else(|_| site::default_look());
     let page = Page::resolve(&headers, here, look);
     let message = report.message.render(page.lang);
     let mut rendered = match error_format(&path, &headers) {

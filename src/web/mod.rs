@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod error;
+mod forms;
 pub mod middleware;
 pub mod page;
 mod pages;
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/brand.css", get(pages::site::brand_stylesheet))
         .route("/lang", get(pages::site::switch_language))
         .merge(pages::install::routes())
+        .merge(pages::auth::routes())
         .fallback(|| async { AppError::NotFound })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // Layers wrap what was added before them: the gate runs inside the error renderer, so its 404s render too.

@@ -46,6 +46,12 @@ impl Page {
         self.lang.t(key)
     }
 
+    /// The translation of a catalog key with its placeholders filled in (templates pass `[("name", value)]`).
+    pub fn format(&self, key: &str, args: &[(&str, String)]) -> String {
+        let args: Vec<(&str, &str)> = args.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.lang.format(key, &args)
+    }
+
     /// `ltr` or `rtl`.
     pub fn dir(&self) -> &'static str {
         self.lang.direction().as_str()
@@ -109,7 +115,7 @@ impl FromRequestParts<AppState> for Page {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let look = state.services.site.look().await?;
+        let look = state.services().site.look().await?;
         let here = parts.uri.path_and_query().map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
         Ok(Self::resolve(&parts.headers, here, look))
     }

@@ -5,9 +5,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod license_server;
 mod pg;
+mod smtp;
 
 mod cli;
 mod install_gate;
+mod license;
+mod mail;
 mod store_contract;
 mod web;
+mod wizard;

@@ -10,7 +10,7 @@ use crate::web::state::AppState;
 
 /// 200 when the database answers, 503 when it does not.
 pub async fn healthz(State(state): State<AppState>) -> Response {
-    match state.services.health.check().await {
+    match state.services().health.check().await {
         Ok(()) => Json(json!({ "status": "ok" })).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");

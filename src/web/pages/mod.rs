@@ -1,5 +1,6 @@
 //! Page and endpoint handlers, one module per area.
 
+pub mod auth;
 pub mod health;
-pub mod install;
+pub(crate) mod install;
 pub mod site;

@@ -13,7 +13,7 @@ use crate::web::state::AppState;
 
 /// The brand's colours as CSS variables (kept out of the HTML so the CSP can forbid inline styles).
 pub async fn brand_stylesheet(State(state): State<AppState>) -> Response {
-    let look = state.services.site.look().await.unwrap_or_else(|_| site::default_look());
+    let look = state.services().site.look().await.unwrap_or_else(|_| site::default_look());
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),

@@ -1,4 +1,6 @@
-//! The command line: `serve` (the default), `migrate`, `doctor`, `version`.
+//! The command line: `serve` (the default), `install`, `migrate`, `doctor`, `version`.
+
+mod install;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +36,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the web server, the job queue and the connectors (the default).
     Serve(ServeArgs),
+    /// Install without the browser wizard (same checks), for scripted setups.
+    Install(install::InstallArgs),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
     /// Check that this server meets Conversure's requirements; exits 1 when a check fails.
@@ -96,6 +100,9 @@ pub fn run(cli: Cli) -> ExitCode {
             (ServeArgs { database: args.clone(), listen: None }.overrides(), Command::Migrate(args))
         }
         Some(Command::Doctor(args)) => (args.serve.overrides(), Command::Doctor(args)),
+        Some(Command::Install(args)) => {
+            (ServeArgs { database: args.database.clone(), listen: None }.overrides(), Command::Install(args))
+        }
     };
     let config = match Config::load(&overrides) {
         Ok(config) => config,
@@ -114,12 +121,13 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Serve(_) => serve(config).await,
             Command::Migrate(_) => migrate_now(config).await,
             Command::Doctor(args) => doctor(config, args.json).await,
+            Command::Install(args) => install::run(config, args).await,
             Command::Version => ExitCode::SUCCESS,
         }
     })
 }
 
-fn fail(message: &str) -> ExitCode {
+pub(crate) fn fail(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::FAILURE
 }

@@ -1,0 +1,213 @@
+//! Signing in and out, and the start page a signed-in user lands on.
+
+use askama::Template;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Router};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use crate::domain::msg::Msg;
+use crate::services::auth::{CurrentUser, SESSION_TTL};
+use crate::web::error::AppError;
+use crate::web::page::{Page, cookie};
+use crate::web::pages::install::Alert;
+use crate::web::render;
+use crate::web::state::AppState;
+
+const SESSION_COOKIE: &str = "conversure_session";
+/// Double-submit token of the sign-in form (there is no session yet to hold one).
+const LOGIN_CSRF_COOKIE: &str = "conversure_login_csrf";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", axum::routing::get(home))
+        .route("/login", axum::routing::get(login_page).post(login_submit))
+        .route("/logout", axum::routing::post(logout))
+}
+
+/// The signed-in user; pages that need one redirect to the sign-in page without it.
+pub struct SignedIn(pub CurrentUser, String);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let to_login = || {
+            let here = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+            let next = percent_encoding::utf8_percent_encode(here, percent_encoding::NON_ALPHANUMERIC);
+            Redirect::to(&format!("/login?next={next}")).into_response()
+        };
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Err(to_login()) };
+        match state.services().auth.current(&token).await {
+            Ok(Some(user)) => Ok(Self(user, token)),
+            Ok(None) => Err(to_login()),
+            Err(e) => Err(AppError::from(e).into_response()),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginQuery {
+    installed: Option<String>,
+    next: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginInput {
+    email: String,
+    password: String,
+    csrf: String,
+    next: String,
+}
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage<'a> {
+    page: &'a Page,
+    alert: Option<Alert>,
+    email: String,
+    csrf: String,
+    next: String,
+}
+
+fn random_token() -> String {
+    hex::encode(rand::random::<[u8; 24]>())
+}
+
+fn login_response(state: &AppState, status: StatusCode, view: &LoginPage<'_>) -> Result<Response, AppError> {
+    let mut response = (status, render::html(view)?).into_response();
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let value =
+        format!("{LOGIN_CSRF_COOKIE}={}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{secure}", view.csrf);
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, HeaderValue::from_str(&value).map_err(|e| AppError::Internal(e.to_string()))?);
+    Ok(response)
+}
+
+async fn login_page(
+    State(state): State<AppState>,
+    page: Page,
+    Query(query): Query<LoginQuery>,
+) -> Result<Response, AppError> {
+    let alert =
+        query.installed.is_some().then(|| Alert { kind: "success", message: page.t("auth.installed").to_owned() });
+    let view = LoginPage {
+        page: &page,
+        alert,
+        email: String::new(),
+        csrf: random_token(),
+        next: safe_next(query.next.as_deref()),
+    };
+    login_response(&state, StatusCode::OK, &view)
+}
+
+async fn login_submit(
+    State(state): State<AppState>,
+    page: Page,
+    headers: HeaderMap,
+    Form(input): Form<LoginInput>,
+) -> Result<Response, AppError> {
+    let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(input.csrf.as_bytes())) {
+        return Err(AppError::Forbidden(Msg::new("error.csrf")));
+    }
+    let ip = client_ip(&headers);
+    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    match state.services().auth.sign_in(&input.email, &input.password, ip.as_deref(), agent).await {
+        Ok(session) => {
+            let secure = if state.secure_cookies { "; Secure" } else { "" };
+            let value = format!(
+                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                session.token,
+                SESSION_TTL.as_secs()
+            );
+            let mut response = Redirect::to(&safe_next(Some(&input.next))).into_response();
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                HeaderValue::from_str(&value).map_err(|e| AppError::Internal(e.to_string()))?,
+            );
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, HeaderValue::from_static("conversure_login_csrf=; Path=/login; Max-Age=0"));
+            Ok(response)
+        }
+        Err(err) => {
+            let alert = Some(Alert { kind: "error", message: err.msg().render(page.lang) });
+            let view = LoginPage {
+                page: &page,
+                alert,
+                email: input.email,
+                csrf: random_token(),
+                next: safe_next(Some(&input.next)),
+            };
+            login_response(&state, StatusCode::UNAUTHORIZED, &view)
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CsrfInput {
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    SignedIn(user, token): SignedIn,
+    Form(input): Form<CsrfInput>,
+) -> Result<Response, AppError> {
+    if !bool::from(user.csrf_token.as_bytes().ct_eq(input.csrf.as_bytes())) {
+        return Err(AppError::Forbidden(Msg::new("error.csrf")));
+    }
+    state.services().auth.sign_out(&token).await?;
+    let mut response = Redirect::to("/login").into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static("conversure_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"),
+    );
+    Ok(response)
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage<'a> {
+    page: &'a Page,
+    user: &'a CurrentUser,
+    license: Option<(bool, String)>,
+}
+
+async fn home(State(state): State<AppState>, page: Page, SignedIn(user, _): SignedIn) -> Result<Response, AppError> {
+    let license =
+        state.services().instance.license().await?.map(|status| (status.evaluation, status.message.render(page.lang)));
+    Ok(render::html(&HomePage { page: &page, user: &user, license })?.into_response())
+}
+
+/// Only a path on this site; anything else returns to the start page (no open redirect).
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.starts_with("/login") =>
+        {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+/// The client's address as the nearest proxy reported it (trusted proxies arrive with the TLS issue).
+fn client_ip(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_owned())
+}
