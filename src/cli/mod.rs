@@ -40,10 +40,34 @@ pub enum Command {
     Install(install::InstallArgs),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Administration from the server's shell.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Check that this server meets Conversure's requirements; exits 1 when a check fails.
     Doctor(DoctorArgs),
     /// Print the version and the database schema version this binary supports.
     Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Reset the instance owner's password with the recovery code from the recovery kit.
+    ResetPassword(ResetPasswordArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ResetPasswordArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The owner's email.
+    #[arg(long, value_name = "EMAIL")]
+    pub email: String,
+    /// The admin recovery code from the recovery kit.
+    #[arg(long, value_name = "CODE")]
+    pub recovery_code: String,
+    /// A file holding the new password (its first line).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: PathBuf,
 }
 
 /// Where the data lives and which database to use.
@@ -100,6 +124,10 @@ pub fn run(cli: Cli) -> ExitCode {
             (ServeArgs { database: args.clone(), listen: None }.overrides(), Command::Migrate(args))
         }
         Some(Command::Doctor(args)) => (args.serve.overrides(), Command::Doctor(args)),
+        Some(Command::Admin(AdminCommand::ResetPassword(args))) => (
+            ServeArgs { database: args.database.clone(), listen: None }.overrides(),
+            Command::Admin(AdminCommand::ResetPassword(args)),
+        ),
         Some(Command::Install(args)) => {
             (ServeArgs { database: args.database.clone(), listen: None }.overrides(), Command::Install(args))
         }
@@ -122,6 +150,7 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Migrate(_) => migrate_now(config).await,
             Command::Doctor(args) => doctor(config, args.json).await,
             Command::Install(args) => install::run(config, args).await,
+            Command::Admin(AdminCommand::ResetPassword(args)) => reset_password(config, args).await,
             Command::Version => ExitCode::SUCCESS,
         }
     })
@@ -194,4 +223,28 @@ async fn doctor(config: Config, json: bool) -> ExitCode {
         }
     }
     if check::overall(&checks) == Status::Fail { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+async fn reset_password(config: Config, args: ResetPasswordArgs) -> ExitCode {
+    let password = match std::fs::read_to_string(&args.password_file) {
+        Ok(text) => text.lines().next().unwrap_or_default().to_owned(),
+        Err(e) => return fail(&format!("--password-file {}: {e}", args.password_file.display())),
+    };
+    let mut data = match startup::open_data(&config).await {
+        Ok(data) => data,
+        Err(e) => return fail(&e.to_string()),
+    };
+    data.keep();
+    let auth = crate::services::auth::AuthService::new(data.db.clone());
+    let result = auth.recover_owner(&args.email, &args.recovery_code, &password).await;
+    data.db.close().await;
+    match result {
+        Ok(next_code) => {
+            println!("The password of {} is reset and their sessions are signed out.", args.email);
+            println!("The recovery code is used up. The new one is: {next_code}");
+            println!("Write it into your recovery kit in place of the old one.");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.to_string()),
+    }
 }

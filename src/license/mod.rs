@@ -4,7 +4,7 @@
 //! Three ways in, all ending in a [`License`] the install wizard stores with [`License::to_stored`]:
 //!
 //! - a license file the buyer uploads, checked by [`verify`] against the public keys compiled into this build
-//!   ([`keys`]; format in [`file`] and `docs/LICENSING.md`);
+//!   ([`keys`]; format in [`file`](mod@file) and `docs/LICENSING.md`);
 //! - a purchase code, traded once for such a file by [`activate`] (the only step that needs the network);
 //! - [`License::evaluation`]: no file, 14 days, small limits, every feature.
 //!

@@ -208,3 +208,44 @@ mod tests {
         assert!(PasswordHash::new(DUMMY_HASH).is_ok(), "the dummy hash parses, so unknown emails cost a real verify");
     }
 }
+
+/// Why an admin recovery failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    #[error("the recovery code or email is wrong")]
+    Refused,
+    #[error("{0}")]
+    WeakPassword(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl AuthService {
+    /// Resets the instance owner's password with the one-time recovery code from the recovery kit. The code is used
+    /// up; a new one is returned (and must be written into the kit in its place).
+    pub async fn recover_owner(&self, email: &str, code: &str, new_password: &str) -> Result<String, RecoveryError> {
+        use crate::store::settings::{self, Scope};
+        const KEY: &str = "admin.recovery_code_hash";
+        let lookup = Email::parse(email).map(|e| e.lookup).unwrap_or_default();
+        let mut conn = self.db.read().await?;
+        let hash = settings::get(&mut conn, Scope::Instance, KEY).await?.unwrap_or_else(|| DUMMY_HASH.to_owned());
+        let user = accounts::user_by_email(&mut conn, &lookup).await?;
+        drop(conn);
+        let code_ok = verify_password(&code.trim().to_ascii_uppercase(), &hash).await;
+        let Some(user) = user.filter(|u| u.is_owner && code_ok) else { return Err(RecoveryError::Refused) };
+        crate::domain::password::check(new_password, &[&user.email, &user.name])
+            .map_err(|m| RecoveryError::WeakPassword(m.render(crate::i18n::Lang::En)))?;
+        let password_hash = hash_password(new_password).await.map_err(RecoveryError::Internal)?;
+        let next_code = crate::services::install::new_recovery_code();
+        let next_hash = hash_password(&next_code).await.map_err(RecoveryError::Internal)?;
+        let mut tx = self.db.write().await?;
+        accounts::set_password_hash(&mut tx, user.id, &password_hash).await?;
+        settings::put(&mut tx, Scope::Instance, KEY, &next_hash).await?;
+        sessions::delete_for_user(&mut tx, user.id).await?;
+        audit::record(&mut tx, &audit::Entry { workspace_id: None, actor_user_id: Some(user.id), actor_label: "cli", action: "auth.owner_recovered", target: Some(&user.email), detail: serde_json::json!({}), ip: None }).await?;
+        tx.commit().await?;
+        Ok(next_code)
+    }
+}

@@ -60,3 +60,8 @@ pub async fn find(conn: &mut Conn, token_hash: &str) -> Result<Option<Session>, 
 pub async fn delete(conn: &mut Conn, token_hash: &str) -> Result<(), StoreError> {
     conn.execute("DELETE FROM sessions WHERE token_hash = $1", &[token_hash.into()]).await.map(drop)
 }
+
+/// Ends every session of a user (after a password reset).
+pub async fn delete_for_user(conn: &mut Conn, user_id: i64) -> Result<u64, StoreError> {
+    conn.execute("DELETE FROM sessions WHERE user_id = $1", &[user_id.into()]).await
+}

@@ -10,6 +10,7 @@ mod pg;
 mod smtp;
 
 mod cli;
+mod cli_install;
 mod install_gate;
 mod license;
 mod mail;

@@ -84,6 +84,12 @@ impl Secrets {
     }
 }
 
+/// A one-time admin recovery code: 80 random bits as four groups of five hex digits, for reading from paper.
+pub fn new_recovery_code() -> String {
+    let code = hex::encode_upper(rand::random::<[u8; 10]>());
+    code.as_bytes().chunks(5).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("-")
+}
+
 /// Everything answered so far.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Draft {

@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Mutex;
 
 pub use database::{DatabaseForm, DatabaseProbe, ExistingData};
-pub use draft::{DatabaseChoice, Draft, EmailDraft};
+pub use draft::{DatabaseChoice, Draft, EmailDraft, new_recovery_code};
 pub use finish::Installed;
 pub use steps::{AdminForm, EmailForm, LicenseChoice, SiteForm};
 
