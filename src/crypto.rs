@@ -131,6 +131,12 @@ impl fmt::Debug for DataKey {
     }
 }
 
+/// Compares two secrets (tokens, codes) in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -244,7 +244,19 @@ impl AuthService {
         accounts::set_password_hash(&mut tx, user.id, &password_hash).await?;
         settings::put(&mut tx, Scope::Instance, KEY, &next_hash).await?;
         sessions::delete_for_user(&mut tx, user.id).await?;
-        audit::record(&mut tx, &audit::Entry { workspace_id: None, actor_user_id: Some(user.id), actor_label: "cli", action: "auth.owner_recovered", target: Some(&user.email), detail: serde_json::json!({}), ip: None }).await?;
+        audit::record(
+            &mut tx,
+            &audit::Entry {
+                workspace_id: None,
+                actor_user_id: Some(user.id),
+                actor_label: "cli",
+                action: "auth.owner_recovered",
+                target: Some(&user.email),
+                detail: serde_json::json!({}),
+                ip: None,
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(next_code)
     }

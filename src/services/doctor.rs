@@ -93,26 +93,12 @@ impl DoctorService {
                     opened = db;
                     &opened
                 }
-                Err(e) => {
-                    return Check::fail(
-                        "database",
-                        title,
-                        Msg::with("doctor.database.unreachable", &[("target", target), ("error", e.to_string())]),
-                        Msg::new("doctor.database.fix_connect"),
-                    );
-                }
+                Err(e) => return unreachable(title, target, &e),
             },
         };
         let info = match db.server_info().await {
             Ok(info) => info,
-            Err(e) => {
-                return Check::fail(
-                    "database",
-                    title,
-                    Msg::with("doctor.database.unreachable", &[("target", target), ("error", e.to_string())]),
-                    Msg::new("doctor.database.fix_connect"),
-                );
-            }
+            Err(e) => return unreachable(title, target, &e),
         };
         let version = info.version.clone();
         match info.backend {
@@ -151,6 +137,11 @@ impl DoctorService {
             }
         }
     }
+}
+
+fn unreachable(title: Msg, target: String, error: &crate::store::StoreError) -> Check {
+    let detail = Msg::with("doctor.database.unreachable", &[("target", target), ("error", error.to_string())]);
+    Check::fail("database", title, detail, Msg::new("doctor.database.fix_connect"))
 }
 
 fn internal_failure() -> Check {

@@ -2,6 +2,7 @@
 //! Nothing below this module knows about HTTP, and nothing here writes SQL or calls providers.
 
 pub mod assets;
+mod cookies;
 pub mod error;
 mod forms;
 pub mod middleware;

@@ -9,7 +9,9 @@ use crate::wizard::{ADMIN_EMAIL, ADMIN_PASSWORD};
 fn conversure(args: &[&str]) -> Output {
     let mut command = Command::new(binary());
     command.args(args).current_dir("/").env("CONVERSURE_NETWORK_PROBE_URL", "http://127.0.0.1:9/");
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("CONVERSURE_") && k != "CONVERSURE_NETWORK_PROBE_URL") {
+    for (key, _) in
+        std::env::vars().filter(|(k, _)| k.starts_with("CONVERSURE_") && k != "CONVERSURE_NETWORK_PROBE_URL")
+    {
         command.env_remove(key);
     }
     command.output().expect("run conversure")
@@ -54,7 +56,11 @@ async fn evaluation_install_then_serve() {
     let output = install(&setup, &["--evaluation", "--workspace-name", "Acme Support"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
     let said = text(&output.stdout);
-    assert!(said.contains("license: Evaluation mode") && said.contains("installed: sign in at https://crm.acme.example/login"), "{said}");
+    assert!(
+        said.contains("license: Evaluation mode")
+            && said.contains("installed: sign in at https://crm.acme.example/login"),
+        "{said}"
+    );
     assert!(setup.data.join("recovery-kit.txt").exists());
     assert!(!setup.data.join("setup-token").exists());
 
@@ -76,7 +82,8 @@ async fn evaluation_install_then_serve() {
         .spawn()
         .unwrap();
     conversure::init_crypto();
-    let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let client =
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while client.get(format!("{base}/healthz")).send().await.map(|r| r.status().as_u16()).unwrap_or(0) != 200 {
@@ -129,8 +136,16 @@ fn bad_options_are_named() {
     let weak = setup.password_file.with_file_name("weak");
     std::fs::write(&weak, "password123\n").unwrap();
     let output = conversure(&[
-        "install", "--data-dir", setup.data.to_str().unwrap(), "--admin-email", "not-an-email",
-        "--admin-password-file", weak.to_str().unwrap(), "--site-url", "crm.example", "--evaluation",
+        "install",
+        "--data-dir",
+        setup.data.to_str().unwrap(),
+        "--admin-email",
+        "not-an-email",
+        "--admin-password-file",
+        weak.to_str().unwrap(),
+        "--site-url",
+        "crm.example",
+        "--evaluation",
     ]);
     assert!(!output.status.success());
     assert!(text(&output.stderr).contains("--site-url"), "{}", text(&output.stderr));
@@ -138,10 +153,22 @@ fn bad_options_are_named() {
     assert!(!output.status.success(), "a license choice is required");
     assert!(text(&output.stderr).contains("--license-file") || text(&output.stderr).contains("--evaluation"));
     let output = conversure(&[
-        "install", "--data-dir", setup.data.to_str().unwrap(), "--admin-email", ADMIN_EMAIL,
-        "--admin-password-file", weak.to_str().unwrap(), "--site-url", "https://crm.example", "--evaluation",
+        "install",
+        "--data-dir",
+        setup.data.to_str().unwrap(),
+        "--admin-email",
+        ADMIN_EMAIL,
+        "--admin-password-file",
+        weak.to_str().unwrap(),
+        "--site-url",
+        "https://crm.example",
+        "--evaluation",
     ]);
-    assert!(text(&output.stderr).contains("--admin-password-file") && text(&output.stderr).contains("too easy"), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("--admin-password-file") && text(&output.stderr).contains("too easy"),
+        "{}",
+        text(&output.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,8 +193,16 @@ fn the_recovery_code_resets_the_owner_password_once() {
     std::fs::write(&new_password, "amber kettle lighthouse 77\n").unwrap();
     let reset = |code: &str| {
         conversure(&[
-            "admin", "reset-password", "--data-dir", setup.data.to_str().unwrap(), "--email", ADMIN_EMAIL,
-            "--recovery-code", code, "--password-file", new_password.to_str().unwrap(),
+            "admin",
+            "reset-password",
+            "--data-dir",
+            setup.data.to_str().unwrap(),
+            "--email",
+            ADMIN_EMAIL,
+            "--recovery-code",
+            code,
+            "--password-file",
+            new_password.to_str().unwrap(),
         ])
     };
     let wrong = reset("AAAAA-BBBBB-CCCCC-DDDDD");
@@ -176,7 +211,8 @@ fn the_recovery_code_resets_the_owner_password_once() {
     let ok = reset(&code);
     assert!(ok.status.success(), "{}", text(&ok.stderr));
     let said = text(&ok.stdout);
-    let next = said.lines().find_map(|l| l.strip_prefix("The recovery code is used up. The new one is: ")).unwrap().to_owned();
+    let next =
+        said.lines().find_map(|l| l.strip_prefix("The recovery code is used up. The new one is: ")).unwrap().to_owned();
     assert_ne!(next, code);
     assert!(!reset(&code).status.success(), "the old code is used up");
     assert!(reset(&next).status.success(), "the new code works");

@@ -334,8 +334,24 @@ async fn the_email_step_sends_a_real_test_email_and_stores_the_password_sealed()
     pass_requirements(&app).await;
     post_form(&app, "/install/database", &[("action", "use"), ("kind", "sqlite")]).await;
     post_license(&app, "evaluation", None, "").await;
-    post_form(&app, "/install/site", &[("name", "Acme Chat"), ("public_url", "https://crm.acme.example"), ("timezone", "UTC"), ("language", "en")]).await;
-    post_form(&app, "/install/admin", &[("workspace_name", "Acme"), ("name", "Olivia"), ("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD), ("password_confirm", ADMIN_PASSWORD)]).await;
+    post_form(
+        &app,
+        "/install/site",
+        &[("name", "Acme Chat"), ("public_url", "https://crm.acme.example"), ("timezone", "UTC"), ("language", "en")],
+    )
+    .await;
+    post_form(
+        &app,
+        "/install/admin",
+        &[
+            ("workspace_name", "Acme"),
+            ("name", "Olivia"),
+            ("email", ADMIN_EMAIL),
+            ("password", ADMIN_PASSWORD),
+            ("password_confirm", ADMIN_PASSWORD),
+        ],
+    )
+    .await;
     let port = smtp.port.to_string();
     let fields = |password: &'static str, action: &'static str| {
         vec![
@@ -349,22 +365,34 @@ async fn the_email_step_sends_a_real_test_email_and_stores_the_password_sealed()
             ("from_name", "Acme Chat".to_owned()),
         ]
     };
-    let wrong = app.client.post(app.url("/install/email")).form(&fields("wrong-password", "test")).send().await.unwrap();
+    let wrong =
+        app.client.post(app.url("/install/email")).form(&fields("wrong-password", "test")).send().await.unwrap();
     assert_eq!(wrong.status(), 422);
     let html = wrong.text().await.unwrap();
-    assert!(html.contains("alert--error") && !html.contains("wrong-password"), "refused, and the password is not echoed");
+    assert!(
+        html.contains("alert--error") && !html.contains("wrong-password"),
+        "refused, and the password is not echoed"
+    );
     let sent = app.client.post(app.url("/install/email")).form(&fields("smtp-secret-pw", "test")).send().await.unwrap();
     assert_eq!(sent.status(), 200);
     assert!(sent.text().await.unwrap().contains(ADMIN_EMAIL), "says where the test email went");
     let messages = smtp.wait_for_messages(1, std::time::Duration::from_secs(10)).await;
     assert!(messages[0].contains(ADMIN_EMAIL) && messages[0].contains("Acme Chat"), "{}", messages[0]);
-    let saved = app.client.post(app.url("/install/email")).form(&fields("smtp-secret-pw", "save")).send().await.unwrap();
+    let saved =
+        app.client.post(app.url("/install/email")).form(&fields("smtp-secret-pw", "save")).send().await.unwrap();
     assert_eq!(location(&saved), "/install/finish");
     let finish = post_form(&app, "/install/finish", &[("kit_saved", "1")]).await;
     assert_eq!(location(&finish), "/login?installed=1");
-    let db = conversure::store::Db::open(&conversure::config::DatabaseUrl::Sqlite(app.data_dir.path().join("conversure.db"))).await.unwrap();
+    let db = conversure::store::Db::open(&conversure::config::DatabaseUrl::Sqlite(
+        app.data_dir.path().join("conversure.db"),
+    ))
+    .await
+    .unwrap();
     let mut conn = db.read().await.unwrap();
-    let smtp_settings = conversure::store::settings::load(&mut conn, conversure::store::settings::Scope::Instance, "smtp.").await.unwrap();
+    let smtp_settings =
+        conversure::store::settings::load(&mut conn, conversure::store::settings::Scope::Instance, "smtp.")
+            .await
+            .unwrap();
     assert_eq!(smtp_settings.get("smtp.host").map(String::as_str), Some("127.0.0.1"));
     assert!(smtp_settings.values().all(|v| !v.contains("smtp-secret-pw")), "the SMTP password is stored sealed");
     drop(conn);

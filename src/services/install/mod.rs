@@ -9,7 +9,6 @@ mod steps;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use subtle::ConstantTimeEq;
 use tokio::sync::Mutex;
 
 pub use database::{DatabaseForm, DatabaseProbe, ExistingData};
@@ -158,9 +157,7 @@ impl InstallService {
             return false;
         }
         let Ok(guard) = self.token.read() else { return false };
-        guard.as_deref().is_some_and(|token| {
-            token.len() == candidate.len() && bool::from(token.as_bytes().ct_eq(candidate.as_bytes()))
-        })
+        guard.as_deref().is_some_and(|token| crate::crypto::constant_time_eq(token, candidate))
     }
 
     /// A copy of the answers so far (for refilling forms; secrets stay inside).

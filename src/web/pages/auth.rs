@@ -3,14 +3,15 @@
 use askama::Template;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Router};
 use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
+use crate::crypto::constant_time_eq;
 use crate::domain::msg::Msg;
 use crate::services::auth::{CurrentUser, SESSION_TTL};
+use crate::web::cookies::{self, SameSite};
 use crate::web::error::AppError;
 use crate::web::page::{Page, cookie};
 use crate::web::pages::install::Alert;
@@ -81,12 +82,7 @@ fn random_token() -> String {
 
 fn login_response(state: &AppState, status: StatusCode, view: &LoginPage<'_>) -> Result<Response, AppError> {
     let mut response = (status, render::html(view)?).into_response();
-    let secure = if state.secure_cookies { "; Secure" } else { "" };
-    let value =
-        format!("{LOGIN_CSRF_COOKIE}={}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{secure}", view.csrf);
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, HeaderValue::from_str(&value).map_err(|e| AppError::Internal(e.to_string()))?);
+    cookies::set(&mut response, LOGIN_CSRF_COOKIE, &view.csrf, "/login", 3600, SameSite::Strict, state.secure_cookies);
     Ok(response)
 }
 
@@ -114,27 +110,17 @@ async fn login_submit(
     Form(input): Form<LoginInput>,
 ) -> Result<Response, AppError> {
     let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
-    if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(input.csrf.as_bytes())) {
+    if expected.is_empty() || !constant_time_eq(&expected, &input.csrf) {
         return Err(AppError::Forbidden(Msg::new("error.csrf")));
     }
     let ip = client_ip(&headers);
     let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
     match state.services().auth.sign_in(&input.email, &input.password, ip.as_deref(), agent).await {
         Ok(session) => {
-            let secure = if state.secure_cookies { "; Secure" } else { "" };
-            let value = format!(
-                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-                session.token,
-                SESSION_TTL.as_secs()
-            );
             let mut response = Redirect::to(&safe_next(Some(&input.next))).into_response();
-            response.headers_mut().append(
-                header::SET_COOKIE,
-                HeaderValue::from_str(&value).map_err(|e| AppError::Internal(e.to_string()))?,
-            );
-            response
-                .headers_mut()
-                .append(header::SET_COOKIE, HeaderValue::from_static("conversure_login_csrf=; Path=/login; Max-Age=0"));
+            let ttl = SESSION_TTL.as_secs();
+            cookies::set(&mut response, SESSION_COOKIE, &session.token, "/", ttl, SameSite::Lax, state.secure_cookies);
+            cookies::clear(&mut response, LOGIN_CSRF_COOKIE, "/login");
             Ok(response)
         }
         Err(err) => {
@@ -162,15 +148,12 @@ async fn logout(
     SignedIn(user, token): SignedIn,
     Form(input): Form<CsrfInput>,
 ) -> Result<Response, AppError> {
-    if !bool::from(user.csrf_token.as_bytes().ct_eq(input.csrf.as_bytes())) {
+    if !constant_time_eq(&user.csrf_token, &input.csrf) {
         return Err(AppError::Forbidden(Msg::new("error.csrf")));
     }
     state.services().auth.sign_out(&token).await?;
     let mut response = Redirect::to("/login").into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static("conversure_session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"),
-    );
+    cookies::clear(&mut response, SESSION_COOKIE, "/");
     Ok(response)
 }
 

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::i18n::Lang;
 use crate::services::site;
+use crate::web::cookies::{self, SameSite};
 use crate::web::error::AppError;
 use crate::web::page::{LANG_COOKIE, brand_css};
 use crate::web::state::AppState;
@@ -32,16 +33,21 @@ pub struct LangChoice {
 }
 
 /// Remembers the visitor's language in a cookie and returns to the page they came from.
-pub async fn switch_language(Query(choice): Query<LangChoice>) -> Result<Response, AppError> {
+pub async fn switch_language(
+    State(state): State<AppState>,
+    Query(choice): Query<LangChoice>,
+) -> Result<Response, AppError> {
     let lang = Lang::from_code(&choice.set).ok_or_else(|| {
         AppError::BadRequest(crate::domain::msg::Msg::with("error.unknown_language", &[("code", choice.set.clone())]))
     })?;
-    let cookie = format!("{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly", lang.code());
     let mut response = Redirect::to(&safe_back(choice.back.as_deref())).into_response();
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
+    remember_language(&mut response, lang, state.secure_cookies);
     Ok(response)
+}
+
+/// Sets the cookie that keeps a visitor's language choice for a year.
+pub fn remember_language(response: &mut Response, lang: Lang, secure: bool) {
+    cookies::set(response, LANG_COOKIE, lang.code(), "/", 31_536_000, SameSite::Lax, secure);
 }
 
 /// Only paths on this site: `//evil.example` and `https://…` would make this an open redirect.

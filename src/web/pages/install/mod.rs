@@ -7,7 +7,7 @@ mod steps;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
@@ -17,6 +17,7 @@ use crate::domain::msg::Msg;
 use crate::i18n::Lang;
 use crate::services::doctor::PROXY_HEADERS;
 use crate::services::install::{Step, StepError};
+use crate::web::cookies::{self, SameSite};
 use crate::web::error::AppError;
 use crate::web::forms::FieldErrors;
 use crate::web::page::{Page, cookie};
@@ -24,7 +25,7 @@ use crate::web::render;
 use crate::web::state::AppState;
 
 /// Cookie that carries the setup token between wizard pages.
-const SETUP_COOKIE: &str = "conversure_setup";
+pub(super) const SETUP_COOKIE: &str = "conversure_setup";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -169,13 +170,16 @@ async fn requirements(
         if !install.verify_token(token.trim()) {
             return token_required(&page, true);
         }
-        let secure = if state.secure_cookies { "; Secure" } else { "" };
-        let cookie =
-            format!("{SETUP_COOKIE}={}; Path=/install; HttpOnly; SameSite=Lax; Max-Age=86400{secure}", token.trim());
         let mut response = Redirect::to("/install").into_response();
-        response
-            .headers_mut()
-            .insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(|e| AppError::Internal(e.to_string()))?);
+        cookies::set(
+            &mut response,
+            SETUP_COOKIE,
+            token.trim(),
+            "/install",
+            86_400,
+            SameSite::Lax,
+            state.secure_cookies,
+        );
         return Ok(response);
     }
     if !has_setup_cookie(&state, &headers) {

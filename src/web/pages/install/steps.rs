@@ -17,9 +17,11 @@ use crate::services::install::{
     AdminForm, DatabaseChoice, DatabaseForm, DatabaseProbe, EmailDraft, EmailForm, LicenseChoice, SiteForm, Step,
     StepError,
 };
+use crate::web::cookies;
 use crate::web::error::AppError;
 use crate::web::forms::FieldErrors;
 use crate::web::page::Page;
+use crate::web::pages::site::remember_language;
 use crate::web::render;
 use crate::web::state::AppState;
 
@@ -393,14 +395,8 @@ pub async fn site_submit(
         Ok(()) => {
             // From here on the pages speak the language the owner chose.
             let mut response = Redirect::to(step_url(Step::Admin)).into_response();
-            if let Some(lang) = Lang::from_code(&input.language)
-                && let Ok(value) = HeaderValue::from_str(&format!(
-                    "{}={}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly",
-                    crate::web::page::LANG_COOKIE,
-                    lang.code()
-                ))
-            {
-                response.headers_mut().insert(header::SET_COOKIE, value);
+            if let Some(lang) = Lang::from_code(&input.language) {
+                remember_language(&mut response, lang, state.secure_cookies);
             }
             Ok(response)
         }
@@ -722,10 +718,7 @@ pub async fn finish_submit(
         Ok(_) => {
             let mut response = Redirect::to("/login?installed=1").into_response();
             // The setup cookie has served its purpose.
-            response.headers_mut().insert(
-                header::SET_COOKIE,
-                HeaderValue::from_static("conversure_setup=; Path=/install; Max-Age=0; HttpOnly; SameSite=Lax"),
-            );
+            cookies::clear(&mut response, super::SETUP_COOKIE, "/install");
             Ok(response)
         }
         Err(err) => match show_failure(err, page.lang)? {
