@@ -10,8 +10,10 @@
 #
 # What it does around that:
 #   * Installs what is missing, non-interactively: the rustfmt/clippy rustup
-#     components, and Debian's `postgresql` package when no `initdb` is found
-#     (on PATH or under /usr/lib/postgresql/*/bin; the highest version wins).
+#     components, Debian's `postgresql` package when no `initdb` is found
+#     (on PATH or under /usr/lib/postgresql/*/bin; the highest version wins),
+#     and Debian's `chromium` and `chromium-driver` for the browser tests when
+#     /usr/bin/chromium or /usr/bin/chromedriver is missing.
 #     Installing needs root, or password-less sudo.
 #   * Starts a private PostgreSQL cluster in a fresh temp dir, on a free TCP
 #     port on 127.0.0.1 (fsync off, trust auth, socket in the temp dir), with a
@@ -183,6 +185,19 @@ ensure_smtp_test_server() {
             die "python3-aiosmtpd installed, but $CONVERSURE_TEST_PYTHON still cannot import aiosmtpd"
     fi
     note "aiosmtpd $("$CONVERSURE_TEST_PYTHON" -c 'import aiosmtpd; print(aiosmtpd.__version__)') for $CONVERSURE_TEST_PYTHON"
+}
+
+# ensure_browser: the end-to-end tests (tests/it/e2e.rs) drive Debian's
+# Chromium through its ChromeDriver at these fixed paths; install both when
+# either is missing (idempotent: nothing happens when they are there).
+ensure_browser() {
+    if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
+        log "Chromium or ChromeDriver not found: installing Debian's chromium and chromium-driver"
+        apt_install chromium chromium-driver
+        [[ -x /usr/bin/chromium && -x /usr/bin/chromedriver ]] ||
+            die "chromium and chromium-driver installed, but /usr/bin/chromium or /usr/bin/chromedriver is missing"
+    fi
+    note "$(/usr/bin/chromedriver --version 2>/dev/null | head -n 1)"
 }
 
 # pg_run CMD...: run a Postgres tool as the cluster owner, from inside the
@@ -362,6 +377,7 @@ main() {
         cargo clippy --all-targets --locked -- -D warnings
     section "Starting throwaway PostgreSQL" pg_start
     section "Checking the test SMTP server (aiosmtpd)" ensure_smtp_test_server
+    section "Checking the browser for the end-to-end tests (Chromium)" ensure_browser
     export CONVERSURE_REQUIRE_POSTGRES=1
     section "cargo test --locked $*" cargo test --locked "$@"
     pg_stop

@@ -11,6 +11,7 @@ mod smtp;
 
 mod cli;
 mod cli_install;
+mod e2e;
 mod install_gate;
 mod license;
 mod mail;

@@ -167,11 +167,7 @@ pub async fn database_submit(
         match services.install.choose_database(&form).await {
             Ok((probe, report)) => {
                 let message = page.lang.format("install.database.ready", &[("server", &probe.server)]);
-                let applied = if report.applied.is_empty() {
-                    vec![page.lang.t("install.database.up_to_date").to_owned()]
-                } else {
-                    report.applied
-                };
+                let applied = report.applied;
                 (
                     StatusCode::OK,
                     Some(Alert { kind: "success", message }),
