@@ -44,6 +44,9 @@ export DEBIAN_FRONTEND=noninteractive
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 PG_ROLE=conversure
+# A second role that must log in with this password (tests of wrong-password handling).
+PG_PASSWORD_ROLE=conversure_pw
+PG_PASSWORD=right-horse-battery
 
 IS_ROOT=0
 if [[ $(id -u) -eq 0 ]]; then IS_ROOT=1; fi
@@ -282,6 +285,9 @@ pg_start() {
         cat "$PG_TMP/initdb.log" >&2
         die "initdb failed (log above)"
     fi
+    # One role must prove its password (the first matching pg_hba line wins), so the tests can check how a wrong
+    # Postgres password is reported; everyone else keeps trust auth.
+    pg_run sed -i "1i host all $PG_PASSWORD_ROLE 127.0.0.1/32 scram-sha-256" "$PG_DATA/pg_hba.conf"
 
     local attempt
     for attempt in 1 2 3 4 5; do
@@ -294,6 +300,12 @@ pg_start() {
             -o "-p $PG_PORT -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c listen_addresses=127.0.0.1 -c unix_socket_directories='$PG_TMP' -c max_connections=300" \
             >/dev/null 2>&1; then
             export TEST_DATABASE_URL="postgres://$PG_ROLE@127.0.0.1:$PG_PORT/postgres"
+            local psql=$PG_BINDIR/psql
+            [[ -x $psql ]] || psql=$(command -v psql) || die "psql not found"
+            "$psql" "$TEST_DATABASE_URL" -X -q -v ON_ERROR_STOP=1 \
+                -c "CREATE ROLE $PG_PASSWORD_ROLE LOGIN CREATEDB PASSWORD '$PG_PASSWORD'" >/dev/null ||
+                die "could not create the password-checked test role"
+            export TEST_DATABASE_PASSWORD_URL="postgres://$PG_PASSWORD_ROLE:$PG_PASSWORD@127.0.0.1:$PG_PORT/postgres"
             note "listening on 127.0.0.1:$PG_PORT"
             note "TEST_DATABASE_URL=$TEST_DATABASE_URL"
             return 0

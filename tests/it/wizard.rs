@@ -160,6 +160,34 @@ async fn database_failures_are_shown_next_to_the_field_and_change_nothing() {
     assert_eq!(missing.status(), 422);
     let html = missing.text().await.unwrap();
     assert!(html.contains("Enter the server") && html.contains("Enter the database name"));
+    // A real password check (scripts/test.sh makes one role prove its password).
+    if let Ok(url) = std::env::var("TEST_DATABASE_PASSWORD_URL") {
+        let wrong = url.replace(":right-horse-battery@", ":wrong-password@");
+        let refused =
+            post_form(&app, "/install/database", &[("action", "test"), ("kind", "postgres"), ("url", &wrong)]).await;
+        assert_eq!(refused.status(), 422);
+        let html = refused.text().await.unwrap();
+        assert!(html.contains("refused the password") && !html.contains("wrong-password"), "{html}");
+        // The right password logs in, and the rights check speaks: since Postgres 15 an ordinary role may not create
+        // tables in the `public` schema of a database it does not own.
+        let right =
+            post_form(&app, "/install/database", &[("action", "test"), ("kind", "postgres"), ("url", &url)]).await;
+        let html = right.text().await.unwrap();
+        assert!(!html.contains("refused the password") && html.contains("may not create tables"), "{html}");
+        let missing_db = url.replace("/postgres", "/no_such_db");
+        let html =
+            post_form(&app, "/install/database", &[("action", "test"), ("kind", "postgres"), ("url", &missing_db)])
+                .await
+                .text()
+                .await
+                .unwrap();
+        assert!(html.contains("no_such_db") && html.contains("createdb"), "{html}");
+    } else {
+        assert!(
+            std::env::var("CONVERSURE_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "scripts/test.sh sets TEST_DATABASE_PASSWORD_URL"
+        );
+    }
     // Still on the database step: the license step is not reachable yet.
     assert_eq!(location(&app.get("/install/license").await), "/install/database");
 }
