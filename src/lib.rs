@@ -13,6 +13,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod i18n;
+pub mod jobs;
 pub mod license;
 pub mod lifecycle;
 pub mod mail;

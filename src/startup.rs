@@ -142,6 +142,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         let state = self.state.clone();
+        state.runtime.start_background().await;
         let app = web::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let draining = state.clone();
         let served = axum::serve(self.listener, app)
@@ -150,6 +151,7 @@ impl Application {
                 draining.set_draining();
             })
             .await;
+        state.runtime.stop_background(std::time::Duration::from_secs(20)).await;
         state.services().close().await;
         self.data.db.close().await;
         tracing::info!("stopped");

@@ -160,6 +160,8 @@ pub async fn run(mut config: Config, args: InstallArgs) -> ExitCode {
     let runtime = Runtime::new(services.clone());
     match runtime.finish_install(true, None).await {
         Ok(email) => {
+            // The command ends here: no workers should start on its behalf.
+            runtime.stop_background(std::time::Duration::ZERO).await;
             runtime.services().close().await;
             println!("installed: sign in at {}/login as {email}", args.site_url.trim_end_matches('/'));
             println!("recovery kit: {} (move it somewhere safe and delete it from the server)", kit_path.display());

@@ -1,6 +1,9 @@
-//! The command line: `serve` (the default), `install`, `migrate`, `doctor`, `version`.
+//! The command line: `serve` (the default), `install`, `migrate`, `admin`, `workspace`, `api-key`, `doctor`,
+//! `version`.
 
+mod api_key;
 mod install;
+mod workspace;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,6 +46,12 @@ pub enum Command {
     /// Administration from the server's shell.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Workspaces (tenants), as the instance owner, for scripted setups.
+    #[command(subcommand)]
+    Workspace(workspace::WorkspaceCommand),
+    /// API keys of a workspace, as the instance owner, for scripted setups.
+    #[command(subcommand)]
+    ApiKey(api_key::ApiKeyCommand),
     /// Check that this server meets Conversure's requirements; exits 1 when a check fails.
     Doctor(DoctorArgs),
     /// Print the version and the database schema version this binary supports.
@@ -131,6 +140,12 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Install(args)) => {
             (ServeArgs { database: args.database.clone(), listen: None }.overrides(), Command::Install(args))
         }
+        Some(Command::Workspace(cmd)) => {
+            (ServeArgs { database: cmd.database().clone(), listen: None }.overrides(), Command::Workspace(cmd))
+        }
+        Some(Command::ApiKey(cmd)) => {
+            (ServeArgs { database: cmd.database().clone(), listen: None }.overrides(), Command::ApiKey(cmd))
+        }
     };
     let config = match Config::load(&overrides) {
         Ok(config) => config,
@@ -150,6 +165,8 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Migrate(_) => migrate_now(config).await,
             Command::Doctor(args) => doctor(config, args.json).await,
             Command::Install(args) => install::run(config, args).await,
+            Command::Workspace(cmd) => workspace::run(config, cmd).await,
+            Command::ApiKey(cmd) => api_key::run(config, cmd).await,
             Command::Admin(AdminCommand::ResetPassword(args)) => reset_password(config, args).await,
             Command::Version => ExitCode::SUCCESS,
         }

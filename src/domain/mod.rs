@@ -4,3 +4,4 @@ pub mod check;
 pub mod identity;
 pub mod msg;
 pub mod password;
+pub mod role;

@@ -8,7 +8,9 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::identity::Email;
 use crate::domain::msg::Msg;
+use crate::services::security::throttle::{self, Throttled};
 use crate::store::accounts::{self, Membership, User};
+use crate::store::security as security_store;
 use crate::store::{Db, StoreError, audit, now_millis, sessions};
 
 /// How long a session lasts without signing in again.
@@ -48,6 +50,9 @@ pub enum AuthError {
     InvalidCredentials,
     #[error("the account is deactivated")]
     Inactive,
+    /// Too many failed sign-ins lately; refused before the password is checked.
+    #[error("too many failed sign-ins")]
+    Throttled(Throttled),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -57,6 +62,7 @@ impl AuthError {
         match self {
             Self::InvalidCredentials => Msg::new("auth.invalid_credentials"),
             Self::Inactive => Msg::new("auth.inactive"),
+            Self::Throttled(t) => t.msg(),
             Self::Store(_) => Msg::new("error.database_unavailable"),
         }
     }
@@ -66,6 +72,8 @@ impl AuthError {
 pub struct NewSession {
     pub token: String,
     pub csrf_token: String,
+    /// The password was right but the user has TOTP on: the session counts only after `/login/totp`.
+    pub mfa_pending: bool,
 }
 
 /// The signed-in user, as every page needs it.
@@ -75,6 +83,8 @@ pub struct CurrentUser {
     /// The workspace the session is in, with the user's role there.
     pub membership: Option<Membership>,
     pub csrf_token: String,
+    /// The workspace requires TOTP and the user has none: every page but enrolment sends them to enrol.
+    pub must_enroll_totp: bool,
 }
 
 /// Sign-in and sessions.
@@ -82,11 +92,13 @@ pub struct AuthService {
     db: Db,
 }
 
-fn token_hash(token: &str) -> String {
+/// What the database stores for a session (or link) token: its SHA-256, hex.
+pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn random_token() -> String {
+/// 32 random bytes, base64url: session and one-time link tokens.
+pub(crate) fn random_token() -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }
@@ -105,16 +117,28 @@ impl AuthService {
         user_agent: Option<&str>,
     ) -> Result<NewSession, AuthError> {
         let lookup = Email::parse(email).map(|e| e.lookup).unwrap_or_default();
+        let attempt_key = throttle::attempt_email(email);
         let mut conn = self.db.read().await?;
+        // Refused before the password is checked, so a locked account cannot be guessed at.
+        if let Some(throttled) = throttle::check(&mut conn, &attempt_key, ip).await? {
+            drop(conn);
+            self.audit_throttled(&attempt_key, throttled, ip).await?;
+            return Err(AuthError::Throttled(throttled));
+        }
         let user = accounts::user_by_email(&mut conn, &lookup).await?;
-        let memberships = match &user {
-            Some(user) => accounts::memberships_of(&mut conn, user.id).await?,
-            None => Vec::new(),
+        let (memberships, totp_on) = match &user {
+            Some(user) => (
+                accounts::memberships_of(&mut conn, user.id).await?,
+                security_store::totp_state(&mut conn, user.id).await?.is_some_and(|t| t.enabled_at.is_some()),
+            ),
+            None => (Vec::new(), false),
         };
         drop(conn);
         let hash = user.as_ref().and_then(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_owned());
         let matches = verify_password(password, &hash).await;
         let mut tx = self.db.write().await?;
+        let active = user.as_ref().is_some_and(|u| u.status == "active");
+        throttle::record(&mut tx, &attempt_key, ip, matches && active).await?;
         let (Some(user), true) = (user, matches) else {
             audit::record(
                 &mut tx,
@@ -132,12 +156,17 @@ impl AuthService {
             tx.commit().await?;
             return Err(AuthError::InvalidCredentials);
         };
-        if user.status != "active" {
+        if !active {
+            tx.commit().await?;
             return Err(AuthError::Inactive);
         }
-        let session = NewSession { token: random_token(), csrf_token: random_token() };
+        let session = NewSession { token: random_token(), csrf_token: random_token(), mfa_pending: totp_on };
         let workspace_id = memberships.first().map(|m| m.workspace.id);
-        let expires_at = now_millis() + i64::try_from(SESSION_TTL.as_millis()).unwrap_or(i64::MAX / 2);
+        let expires_at = if totp_on {
+            now_millis() + crate::services::security::PENDING_TTL_MS
+        } else {
+            now_millis() + i64::try_from(SESSION_TTL.as_millis()).unwrap_or(i64::MAX / 2)
+        };
         sessions::create(
             &mut tx,
             &sessions::NewSession {
@@ -151,6 +180,9 @@ impl AuthService {
             },
         )
         .await?;
+        if totp_on {
+            security_store::set_mfa_pending(&mut tx, &token_hash(&session.token), true, expires_at).await?;
+        }
         audit::record(
             &mut tx,
             &audit::Entry {
@@ -159,7 +191,7 @@ impl AuthService {
                 actor_label: &user.email,
                 action: "auth.sign_in",
                 target: None,
-                detail: serde_json::json!({}),
+                detail: if totp_on { serde_json::json!({ "second_factor": "pending" }) } else { serde_json::json!({}) },
                 ip,
             },
         )
@@ -168,20 +200,66 @@ impl AuthService {
         Ok(session)
     }
 
-    /// The user behind a session cookie, if the session is live.
+    async fn audit_throttled(
+        &self,
+        attempt_key: &str,
+        throttled: Throttled,
+        ip: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let per_ip = matches!(throttled, Throttled::Ip { .. });
+        let mut tx = self.db.write().await?;
+        audit::record(
+            &mut tx,
+            &audit::Entry {
+                workspace_id: None,
+                actor_user_id: None,
+                actor_label: attempt_key,
+                action: "auth.sign_in_throttled",
+                target: None,
+                detail: serde_json::json!({ "minutes": throttled.minutes(), "per_ip": per_ip }),
+                ip,
+            },
+        )
+        .await?;
+        tx.commit().await
+    }
+
+    /// The user behind a session cookie, if the session is live and fully signed in (a session still owing its TOTP
+    /// code is not). Records activity at most once a minute.
     pub async fn current(&self, token: &str) -> Result<Option<CurrentUser>, StoreError> {
+        let hash = token_hash(token);
         let mut conn = self.db.read().await?;
-        let Some(session) = sessions::find(&mut conn, &token_hash(token)).await? else { return Ok(None) };
+        let Some(session) = security_store::session_info(&mut conn, &hash).await? else { return Ok(None) };
+        if session.mfa_pending {
+            return Ok(None);
+        }
         let Some(user) = accounts::user_by_id(&mut conn, session.user_id).await? else { return Ok(None) };
         if user.status != "active" {
             return Ok(None);
         }
         // Only a workspace the user still belongs to: a removed membership ends access at once.
-        let membership = accounts::memberships_of(&mut conn, user.id)
-            .await?
-            .into_iter()
-            .find(|m| Some(m.workspace.id) == session.workspace_id);
-        Ok(Some(CurrentUser { user, membership, csrf_token: session.csrf_token }))
+        // The session's workspace, or (when it was deleted, or the user left it) the user's first one.
+        let memberships = accounts::memberships_of(&mut conn, user.id).await?;
+        let membership = memberships
+            .iter()
+            .find(|m| Some(m.workspace.id) == session.workspace_id)
+            .or_else(|| memberships.first())
+            .cloned();
+        drop(conn);
+        let minute_ago = now_millis() - 60_000;
+        if session.last_seen_at <= minute_ago {
+            // Best effort: a busy database must not turn page views into errors.
+            let touched = async {
+                let mut tx = self.db.write().await?;
+                security_store::touch_session(&mut tx, &hash, minute_ago).await?;
+                tx.commit().await
+            };
+            if let Err(e) = touched.await {
+                tracing::warn!(error = %e, "could not record session activity");
+            }
+        }
+        let must_enroll_totp = session.totp_required && !session.totp_enabled;
+        Ok(Some(CurrentUser { user, membership, csrf_token: session.csrf_token, must_enroll_totp }))
     }
 
     /// Ends a session.

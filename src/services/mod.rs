@@ -1,11 +1,23 @@
 //! Use cases. Services own transactions, tenant scope and permissions; they know no HTTP and write no SQL text.
 
+pub mod access;
+pub mod api_keys;
+pub mod audit;
 pub mod auth;
+pub mod dashboard;
 pub mod doctor;
 pub mod health;
 pub mod install;
 pub mod instance;
+pub mod jobs;
+pub mod limits;
+pub mod maintenance;
+pub mod security;
+pub mod session_workspace;
+pub mod settings;
 pub mod site;
+pub mod team;
+pub mod workspaces;
 
 use std::sync::{Arc, RwLock};
 
@@ -21,11 +33,21 @@ pub struct Services {
     pub doctor: doctor::DoctorService,
     pub auth: auth::AuthService,
     pub instance: instance::InstanceService,
+    pub security: Arc<security::SecurityService>,
+    pub team: team::TeamService,
+    pub jobs: jobs::JobsService,
+    pub workspaces: workspaces::WorkspaceService,
+    pub dashboard: dashboard::DashboardService,
+    pub audit: audit::AuditService,
+    pub settings: settings::SettingsService,
+    pub session_workspace: session_workspace::SessionWorkspaceService,
+    pub api_keys: api_keys::ApiKeyService,
 }
 
 impl Services {
     /// Builds the services over an opened, migrated database.
     pub async fn new(config: &Config, db: Db) -> Result<Arc<Self>, install::InstallError> {
+        let security = Arc::new(security::SecurityService::new(config, db.clone()));
         Ok(Arc::new(Self {
             install: install::InstallService::init(config, db.clone()).await?,
             site: site::SiteService::new(db.clone()),
@@ -33,6 +55,15 @@ impl Services {
             doctor: doctor::DoctorService::new(config, Some(db.clone())),
             auth: auth::AuthService::new(db.clone()),
             instance: instance::InstanceService::new(db.clone()),
+            security: Arc::clone(&security),
+            team: team::TeamService::new(db.clone(), Arc::clone(&security)),
+            jobs: jobs::JobsService::new(db.clone(), maintenance::schedules(&db)),
+            workspaces: workspaces::WorkspaceService::new(db.clone()),
+            dashboard: dashboard::DashboardService::new(db.clone(), Arc::clone(&security)),
+            audit: audit::AuditService::new(db.clone()),
+            settings: settings::SettingsService::new(db.clone()),
+            session_workspace: session_workspace::SessionWorkspaceService::new(db.clone()),
+            api_keys: api_keys::ApiKeyService::new(db.clone()),
             db,
         }))
     }
@@ -43,16 +74,24 @@ impl Services {
     }
 }
 
+/// The job workers and the cron scheduler of the current database.
+struct Background {
+    workers: crate::jobs::runner::Workers,
+    stop_cron: tokio::sync::watch::Sender<bool>,
+    cron: tokio::task::JoinHandle<()>,
+}
+
 /// The services the process runs with right now. Finishing the install wizard replaces them in-process (the
 /// database may change from the first start's SQLite to the Postgres the owner chose), without a restart.
 #[derive(Clone)]
 pub struct Runtime {
     current: Arc<RwLock<Arc<Services>>>,
+    background: Arc<tokio::sync::Mutex<Option<Background>>>,
 }
 
 impl Runtime {
     pub fn new(services: Arc<Services>) -> Self {
-        Self { current: Arc::new(RwLock::new(services)) }
+        Self { current: Arc::new(RwLock::new(services)), background: Arc::default() }
     }
 
     /// The current services.
@@ -60,6 +99,44 @@ impl Runtime {
         match self.current.read() {
             Ok(guard) => Arc::clone(&guard),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Starts the job workers and cron over the current database, once the instance is installed (before that
+    /// there is nothing to run, and the database may still change).
+    pub async fn start_background(&self) {
+        let services = self.services();
+        if !services.install.is_installed() {
+            return;
+        }
+        let mut background = self.background.lock().await;
+        if background.is_some() {
+            return;
+        }
+        if let Err(e) = services.jobs.ensure_cron_token().await {
+            tracing::warn!(error = %e, "could not create the web cron token");
+        }
+        let schedules = maintenance::schedules(&services.db);
+        let mut registry = crate::jobs::Registry::new();
+        schedules.register(&mut registry);
+        let workers =
+            crate::jobs::runner::start(services.db.clone(), registry, crate::jobs::runner::Options::default());
+        let (stop_cron, stopped) = tokio::sync::watch::channel(false);
+        let cron = tokio::spawn(crate::jobs::cron::run(
+            schedules,
+            services.db.clone(),
+            std::time::Duration::from_secs(15),
+            stopped,
+        ));
+        *background = Some(Background { workers, stop_cron, cron });
+    }
+
+    /// Stops cron and lets running jobs finish within `grace`.
+    pub async fn stop_background(&self, grace: std::time::Duration) {
+        if let Some(background) = self.background.lock().await.take() {
+            let _ = background.stop_cron.send(true);
+            let _ = background.cron.await;
+            background.workers.shutdown(grace).await;
         }
     }
 
@@ -74,6 +151,7 @@ impl Runtime {
             Ok(mut guard) => *guard = next,
             Err(poisoned) => *poisoned.into_inner() = next,
         }
+        self.start_background().await;
         // The first start put an SQLite database in the data directory; if the owner chose Postgres it is unused now.
         if matches!(installed.config.database, DatabaseUrl::Postgres(_))
             && before.db.backend() == crate::store::Backend::Sqlite

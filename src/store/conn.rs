@@ -1,5 +1,9 @@
 //! [`Conn`]: a read connection or write transaction on either backend, with one set of query methods.
 
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
 use super::postgres::PgConn;
 use super::sqlite::SqliteConn;
 use super::{Backend, Row, StoreError, Value};
@@ -7,6 +11,9 @@ use super::{Backend, Row, StoreError, Value};
 /// A connection handed out by [`super::Db::read`] or [`super::Db::write`].
 pub struct Conn {
     inner: Inner,
+    /// Woken when a transaction that enqueued jobs commits.
+    wake: Option<Arc<Notify>>,
+    wake_on_commit: bool,
 }
 
 enum Inner {
@@ -16,17 +23,27 @@ enum Inner {
 
 impl From<SqliteConn> for Conn {
     fn from(conn: SqliteConn) -> Self {
-        Self { inner: Inner::Sqlite(conn) }
+        Self { inner: Inner::Sqlite(conn), wake: None, wake_on_commit: false }
     }
 }
 
 impl From<PgConn> for Conn {
     fn from(conn: PgConn) -> Self {
-        Self { inner: Inner::Postgres(conn) }
+        Self { inner: Inner::Postgres(conn), wake: None, wake_on_commit: false }
     }
 }
 
 impl Conn {
+    pub(super) fn with_wake(mut self, wake: Arc<Notify>) -> Self {
+        self.wake = Some(wake);
+        self
+    }
+
+    /// Wakes this process's job workers once the transaction commits (the queue calls it after an enqueue).
+    pub(crate) fn wake_jobs_on_commit(&mut self) {
+        self.wake_on_commit = true;
+    }
+
     /// The engine this connection talks to; only the store uses it, for the few statements the dialects disagree on.
     pub(crate) fn backend(&self) -> Backend {
         match self.inner {
@@ -72,8 +89,12 @@ impl Conn {
     /// Commits a write transaction; a no-op for read connections.
     pub async fn commit(self) -> Result<(), StoreError> {
         match self.inner {
-            Inner::Sqlite(conn) => conn.commit(),
-            Inner::Postgres(conn) => conn.commit().await,
+            Inner::Sqlite(conn) => conn.commit()?,
+            Inner::Postgres(conn) => conn.commit().await?,
         }
+        if let (true, Some(wake)) = (self.wake_on_commit, &self.wake) {
+            wake.notify_waiters();
+        }
+        Ok(())
     }
 }

@@ -9,18 +9,27 @@
 //! in this module's children with it, and commit.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod audit;
 mod conn;
+pub mod dashboard;
 mod error;
+pub mod jobs;
+pub mod maintenance;
 pub mod migrate;
 mod postgres;
 pub mod probe;
+pub mod security;
 pub mod sessions;
 pub mod settings;
 mod sqlite;
+pub mod stats;
 mod value;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 pub use conn::Conn;
 pub use error::StoreError;
@@ -39,6 +48,7 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Db {
     inner: Inner,
+    job_wake: Arc<Notify>,
 }
 
 #[derive(Clone)]
@@ -64,7 +74,21 @@ impl Db {
             DatabaseUrl::Sqlite(path) => Inner::Sqlite(sqlite::SqliteDb::open(path).await?),
             DatabaseUrl::Postgres(url) => Inner::Postgres(postgres::PgDb::connect(url.expose()).await?),
         };
-        Ok(Self { inner })
+        Ok(Self { inner, job_wake: Arc::new(Notify::new()) })
+    }
+
+    /// Postgres: listens for jobs enqueued by other nodes and wakes this node's workers; returns only when the
+    /// listener cannot continue (SQLite: never returns, there are no other nodes).
+    pub async fn forward_job_notifications(&self) {
+        match &self.inner {
+            Inner::Sqlite(_) => std::future::pending::<()>().await,
+            Inner::Postgres(db) => db.forward_notifications(jobs::NOTIFY_CHANNEL, self.job_wakeups()).await,
+        }
+    }
+
+    /// Notified whenever a transaction that enqueued jobs commits in this process.
+    pub fn job_wakeups(&self) -> Arc<Notify> {
+        Arc::clone(&self.job_wake)
     }
 
     /// The engine behind this handle.
@@ -81,6 +105,7 @@ impl Db {
             Inner::Sqlite(db) => db.read().await.map(Conn::from),
             Inner::Postgres(db) => db.read().await.map(Conn::from),
         }
+        .map(|c| c.with_wake(self.job_wakeups()))
     }
 
     /// A write transaction (SQLite: `BEGIN IMMEDIATE` on the single writer; Postgres: `BEGIN`).
@@ -90,6 +115,7 @@ impl Db {
             Inner::Sqlite(db) => db.write().await.map(Conn::from),
             Inner::Postgres(db) => db.write().await.map(Conn::from),
         }
+        .map(|c| c.with_wake(self.job_wakeups()))
     }
 
     /// Proves the database answers a query within `timeout`.

@@ -52,6 +52,28 @@ impl PgDb {
         Ok(PgConn::Tx(self.pool.begin().await?))
     }
 
+    /// Wakes `wake` on every NOTIFY on `channel`, reconnecting after errors.
+    pub(super) async fn forward_notifications(&self, channel: &str, wake: std::sync::Arc<tokio::sync::Notify>) {
+        loop {
+            match sqlx::postgres::PgListener::connect_with(&self.pool).await {
+                Ok(mut listener) => {
+                    if let Err(e) = listener.listen(channel).await {
+                        tracing::warn!(error = %e, "LISTEN failed");
+                    } else {
+                        while listener.recv().await.is_ok() {
+                            wake.notify_waiters();
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot open the job notification listener"),
+            }
+            if self.pool.is_closed() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
     pub(super) async fn close(&self) {
         self.pool.close().await;
     }

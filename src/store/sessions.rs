@@ -65,3 +65,14 @@ pub async fn delete(conn: &mut Conn, token_hash: &str) -> Result<(), StoreError>
 pub async fn delete_for_user(conn: &mut Conn, user_id: i64) -> Result<u64, StoreError> {
     conn.execute("DELETE FROM sessions WHERE user_id = $1", &[user_id.into()]).await
 }
+
+/// Moves a live session into another workspace (the caller has checked the membership); false when no such session.
+pub async fn set_workspace(conn: &mut Conn, token_hash: &str, workspace_id: i64) -> Result<bool, StoreError> {
+    let changed = conn
+        .execute(
+            "UPDATE sessions SET workspace_id = $1, last_seen_at = $2 WHERE token_hash = $3 AND expires_at > $2",
+            &[workspace_id.into(), now_millis().into(), token_hash.into()],
+        )
+        .await?;
+    Ok(changed > 0)
+}

@@ -20,6 +20,12 @@ pub enum AppError {
     Unavailable(Msg),
     /// A bug or unexpected failure; the text is logged, never shown.
     Internal(String),
+    /// Missing or wrong credentials (401). The API adds `WWW-Authenticate: Bearer`.
+    Unauthorized(Msg),
+    /// Valid, but the current state refuses it (409): a limit reached, the last admin.
+    Conflict(Msg),
+    /// Field name → what is wrong (422). JSON lists every field under `fields`; pages show the first message.
+    Invalid(Vec<(&'static str, Msg)>),
 }
 
 /// The error as the renderer needs it, carried in the response's extensions.
@@ -30,11 +36,13 @@ pub struct ErrorReport {
     pub message: Msg,
     /// Logged, never shown.
     pub internal: Option<String>,
+    /// Per-field messages of a validation error (JSON only).
+    pub fields: Vec<(&'static str, Msg)>,
 }
 
 impl AppError {
     fn parts(self) -> (StatusCode, ErrorReport) {
-        let report = |code, message, internal| ErrorReport { code, message, internal };
+        let report = |code, message, internal| ErrorReport { code, message, internal, fields: Vec::new() };
         match self {
             Self::NotFound => (StatusCode::NOT_FOUND, report("not_found", Msg::new("error.not_found"), None)),
             Self::Forbidden(m) => (StatusCode::FORBIDDEN, report("forbidden", m, None)),
@@ -42,6 +50,15 @@ impl AppError {
             Self::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, report("unavailable", m, None)),
             Self::Internal(detail) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, report("internal", Msg::new("error.internal"), Some(detail)))
+            }
+            Self::Unauthorized(m) => (StatusCode::UNAUTHORIZED, report("unauthorized", m, None)),
+            Self::Conflict(m) => (StatusCode::CONFLICT, report("conflict", m, None)),
+            Self::Invalid(fields) => {
+                let first = fields.first().map_or_else(|| Msg::new("api.invalid"), |(_, m)| m.clone());
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    ErrorReport { code: "invalid", message: first, internal: None, fields },
+                )
             }
         }
     }

@@ -93,7 +93,15 @@ pub async fn render_errors(State(state): State<AppState>, request: Request, next
     let message = report.message.render(page.lang);
     let mut rendered = match error_format(&path, &headers) {
         ErrorFormat::Json => {
-            let body = json!({ "error": { "code": report.code, "message": message, "request_id": request_id } });
+            let mut body = json!({ "error": { "code": report.code, "message": message, "request_id": request_id } });
+            if !report.fields.is_empty() {
+                let fields: serde_json::Map<_, _> = report
+                    .fields
+                    .iter()
+                    .map(|(name, msg)| ((*name).to_owned(), json!(msg.render(page.lang))))
+                    .collect();
+                body["error"]["fields"] = serde_json::Value::Object(fields);
+            }
             axum::Json(body).into_response()
         }
         ErrorFormat::Fragment => {

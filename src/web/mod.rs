@@ -1,9 +1,11 @@
 //! The HTTP edge: routers, middleware order, and the views. Handlers extract, call one service, render.
 //! Nothing below this module knows about HTTP, and nothing here writes SQL or calls providers.
 
+pub mod api;
 pub mod assets;
 mod cookies;
 pub mod error;
+pub mod extract;
 mod forms;
 pub mod middleware;
 pub mod page;
@@ -41,8 +43,13 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/{*path}", get(assets::serve))
         .route("/brand.css", get(pages::site::brand_stylesheet))
         .route("/lang", get(pages::site::switch_language))
+        .route("/cron", get(pages::cron::web_cron))
         .merge(pages::install::routes())
         .merge(pages::auth::routes())
+        .merge(api::routes())
+        .merge(pages::account::routes())
+        .merge(pages::admin::routes())
+        .merge(pages::owner::routes())
         .fallback(|| async { AppError::NotFound })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // Layers wrap what was added before them: the gate runs inside the error renderer, so its 404s render too.

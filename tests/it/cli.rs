@@ -125,7 +125,7 @@ fn version_prints_the_version_first() {
     assert!(output.status.success());
     let text = String::from_utf8_lossy(&output.stdout);
     assert_eq!(text.lines().next().unwrap(), format!("conversure {}", env!("CARGO_PKG_VERSION")));
-    assert!(text.contains("schema version 1"));
+    assert!(text.contains(&format!("schema version {}", conversure::store::migrate::latest_version())));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -285,7 +285,8 @@ fn migrate_creates_then_reports_up_to_date() {
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(String::from_utf8_lossy(&first.stdout).contains("applied 0001_init"));
     let second = run(&["migrate", "--data-dir", dir.to_str().unwrap()]);
-    assert!(String::from_utf8_lossy(&second.stdout).contains("up to date at schema version 1"));
+    let latest = conversure::store::migrate::latest_version();
+    assert!(String::from_utf8_lossy(&second.stdout).contains(&format!("up to date at schema version {latest}")));
 }
 
 #[test]

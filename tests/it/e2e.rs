@@ -100,7 +100,7 @@ impl Drop for Chromedriver {
 }
 
 /// An element reference, valid until htmx swaps the page around it: look elements up again after every step.
-struct Element(String);
+pub(crate) struct Element(String);
 
 /// A WebDriver failure: the W3C error code (`no such element`, ...) and the driver's message.
 struct WdError {
@@ -115,7 +115,7 @@ impl std::fmt::Display for WdError {
 }
 
 /// One headless Chromium session with its own fresh profile, and the screenshots it takes.
-struct Browser {
+pub(crate) struct Browser {
     http: reqwest::Client,
     /// `http://127.0.0.1:<port>/session/<id>`
     session: String,
@@ -129,7 +129,7 @@ struct Browser {
 
 impl Browser {
     /// Starts chromedriver and a headless Chromium; `None` (the test is skipped) when they are not installed.
-    async fn start(run: &str) -> Option<Self> {
+    pub(crate) async fn start(run: &str) -> Option<Self> {
         if !browser_available() {
             return None;
         }
@@ -198,7 +198,7 @@ impl Browser {
         }
     }
 
-    async fn goto(&self, url: &str) {
+    pub(crate) async fn goto(&self, url: &str) {
         self.must(Method::POST, "/url", Some(json!({ "url": url }))).await;
         // Remember the responses htmx refused to swap (a 4xx/5xx is not swapped by default), for `fail` to report.
         self.execute(
@@ -211,12 +211,12 @@ impl Browser {
         .await;
     }
 
-    async fn url(&self) -> String {
+    pub(crate) async fn url(&self) -> String {
         let value = self.call(Method::GET, "/url", None).await;
         value.ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
     }
 
-    async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
+    pub(crate) async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
         self.must(Method::POST, "/execute/sync", Some(json!({ "script": script, "args": args }))).await
     }
 
@@ -229,7 +229,7 @@ impl Browser {
     }
 
     /// Waits for an element matching `css`; on time-out, fails with a screenshot and the page's text.
-    async fn wait_for(&self, css: &str) -> Element {
+    pub(crate) async fn wait_for(&self, css: &str) -> Element {
         let deadline = Instant::now() + WAIT;
         loop {
             if let Some(element) = self.find(css).await {
@@ -275,12 +275,12 @@ impl Browser {
         self.must(method, &format!("/element/{id}/{what}"), body).await
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         self.element_call(Method::POST, css, "click", Some(json!({}))).await;
     }
 
     /// Types `text` into the field, replacing what it held (for a file input: selects the file at that path).
-    async fn fill(&self, css: &str, text: &str) {
+    pub(crate) async fn fill(&self, css: &str, text: &str) {
         let Element(id) = self.wait_for(css).await;
         let file = self.must(Method::GET, &format!("/element/{id}/property/type"), None).await == json!("file");
         if !file {
@@ -289,7 +289,7 @@ impl Browser {
         self.must(Method::POST, &format!("/element/{id}/value"), Some(json!({ "text": text }))).await;
     }
 
-    async fn text(&self, css: &str) -> String {
+    pub(crate) async fn text(&self, css: &str) -> String {
         self.element_call(Method::GET, css, "text", None).await.as_str().unwrap_or_default().to_owned()
     }
 
@@ -308,7 +308,7 @@ impl Browser {
     }
 
     /// Saves the viewport as `<NN>-<step>.png` in this run's folder.
-    async fn shot(&self, step: &str) -> PathBuf {
+    pub(crate) async fn shot(&self, step: &str) -> PathBuf {
         let number = self.shot_count.fetch_add(1, Ordering::Relaxed) + 1;
         let png = self.must(Method::GET, "/screenshot", None).await;
         let png = base64::engine::general_purpose::STANDARD.decode(png.as_str().expect("base64 PNG")).expect("PNG");
@@ -317,7 +317,7 @@ impl Browser {
         path
     }
 
-    fn done(&self, what: &str) {
+    pub(crate) fn done(&self, what: &str) {
         eprintln!(
             "e2e {what}: {:.1} s in the browser; screenshots in {}",
             self.started.elapsed().as_secs_f64(),

@@ -9,12 +9,18 @@ mod license_server;
 mod pg;
 mod smtp;
 
+mod admin;
+mod api;
 mod cli;
 mod cli_install;
 mod e2e;
+mod e2e_totp;
 mod install_gate;
+mod jobs;
 mod license;
 mod mail;
+mod security;
+mod store_accounts;
 mod store_contract;
 mod web;
 mod wizard;

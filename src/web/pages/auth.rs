@@ -3,22 +3,24 @@
 use askama::Template;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Form, Router};
 use serde::Deserialize;
 
 use crate::crypto::constant_time_eq;
 use crate::domain::msg::Msg;
-use crate::services::auth::{CurrentUser, SESSION_TTL};
+use crate::services::auth::{AuthError, CurrentUser, SESSION_TTL};
+use crate::services::security::PENDING_TTL_MS;
 use crate::web::cookies::{self, SameSite};
 use crate::web::error::AppError;
 use crate::web::page::{Page, cookie};
+use crate::web::pages::account::Client;
 use crate::web::pages::install::Alert;
 use crate::web::render;
 use crate::web::state::AppState;
 
-const SESSION_COOKIE: &str = "conversure_session";
+pub(crate) const SESSION_COOKIE: &str = "conversure_session";
 /// Double-submit token of the sign-in form (there is no session yet to hold one).
 const LOGIN_CSRF_COOKIE: &str = "conversure_login_csrf";
 
@@ -30,7 +32,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The signed-in user; pages that need one redirect to the sign-in page without it.
-pub struct SignedIn(pub CurrentUser, String);
+pub struct SignedIn(pub CurrentUser, pub(crate) String);
 
 impl FromRequestParts<AppState> for SignedIn {
     type Rejection = Response;
@@ -43,6 +45,10 @@ impl FromRequestParts<AppState> for SignedIn {
         };
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Err(to_login()) };
         match state.services().auth.current(&token).await {
+            // A workspace that requires TOTP lets a member without it do nothing but enrol (or sign out).
+            Ok(Some(user)) if user.must_enroll_totp && !allowed_before_enrolment(parts.uri.path()) => {
+                Err(Redirect::to("/account/security").into_response())
+            }
             Ok(Some(user)) => Ok(Self(user, token)),
             Ok(None) => Err(to_login()),
             Err(e) => Err(AppError::from(e).into_response()),
@@ -50,10 +56,16 @@ impl FromRequestParts<AppState> for SignedIn {
     }
 }
 
+/// The pages a member who must enrol in TOTP may still open.
+fn allowed_before_enrolment(path: &str) -> bool {
+    path == "/logout" || path == "/account/security" || path.starts_with("/account/security/")
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct LoginQuery {
     installed: Option<String>,
+    reset: Option<String>,
     next: Option<String>,
 }
 
@@ -91,8 +103,11 @@ async fn login_page(
     page: Page,
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, AppError> {
-    let alert =
-        query.installed.is_some().then(|| Alert { kind: "success", message: page.t("auth.installed").to_owned() });
+    let alert = if query.installed.is_some() {
+        Some(Alert { kind: "success", message: page.t("auth.installed").to_owned() })
+    } else {
+        query.reset.is_some().then(|| Alert { kind: "success", message: page.t("security.reset.done").to_owned() })
+    };
     let view = LoginPage {
         page: &page,
         alert,
@@ -107,23 +122,35 @@ async fn login_submit(
     State(state): State<AppState>,
     page: Page,
     headers: HeaderMap,
+    client: Client,
     Form(input): Form<LoginInput>,
 ) -> Result<Response, AppError> {
     let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
     if expected.is_empty() || !constant_time_eq(&expected, &input.csrf) {
         return Err(AppError::Forbidden(Msg::new("error.csrf")));
     }
-    let ip = client_ip(&headers);
-    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
-    match state.services().auth.sign_in(&input.email, &input.password, ip.as_deref(), agent).await {
+    let (ip, agent) = (client.ip.as_deref(), client.user_agent.as_deref());
+    match state.services().auth.sign_in(&input.email, &input.password, ip, agent).await {
         Ok(session) => {
-            let mut response = Redirect::to(&safe_next(Some(&input.next))).into_response();
-            let ttl = SESSION_TTL.as_secs();
+            let next = safe_next(Some(&input.next));
+            // With TOTP on, the session counts only after the code: it lives a few minutes until then.
+            let (target, ttl) = if session.mfa_pending {
+                let next = percent_encoding::utf8_percent_encode(&next, percent_encoding::NON_ALPHANUMERIC);
+                (format!("/login/totp?next={next}"), u64::try_from(PENDING_TTL_MS / 1000).unwrap_or(600))
+            } else {
+                (next, SESSION_TTL.as_secs())
+            };
+            let mut response = Redirect::to(&target).into_response();
             cookies::set(&mut response, SESSION_COOKIE, &session.token, "/", ttl, SameSite::Lax, state.secure_cookies);
             cookies::clear(&mut response, LOGIN_CSRF_COOKIE, "/login");
             Ok(response)
         }
         Err(err) => {
+            let status = if matches!(err, AuthError::Throttled(_)) {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
             let alert = Some(Alert { kind: "error", message: err.msg().render(page.lang) });
             let view = LoginPage {
                 page: &page,
@@ -132,7 +159,7 @@ async fn login_submit(
                 csrf: random_token(),
                 next: safe_next(Some(&input.next)),
             };
-            login_response(&state, StatusCode::UNAUTHORIZED, &view)
+            login_response(&state, status, &view)
         }
     }
 }
@@ -172,7 +199,7 @@ async fn home(State(state): State<AppState>, page: Page, SignedIn(user, _): Sign
 }
 
 /// Only a path on this site; anything else returns to the start page (no open redirect).
-fn safe_next(next: Option<&str>) -> String {
+pub(crate) fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(path)
             if path.starts_with('/')
@@ -184,13 +211,4 @@ fn safe_next(next: Option<&str>) -> String {
         }
         _ => "/".to_owned(),
     }
-}
-
-/// The client's address as the nearest proxy reported it (trusted proxies arrive with the TLS issue).
-fn client_ip(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_owned())
 }

@@ -1,6 +1,10 @@
 //! Page and endpoint handlers, one module per area.
 
+pub mod account;
+pub mod admin;
 pub mod auth;
+pub mod cron;
 pub mod health;
 pub(crate) mod install;
+pub mod owner;
 pub mod site;

@@ -1,0 +1,49 @@
+//! Built-in schedules: clean-ups and SQLite upkeep. (The daily quota reset and warm-up arrive with the WhatsApp
+//! numbers; backups, update checks and license re-checks with their issues.)
+
+use crate::jobs::cron::{Schedule, Schedules};
+use crate::store::{Db, maintenance, now_millis};
+
+/// The instance's built-in schedules over `db`.
+pub fn schedules(db: &Db) -> Schedules {
+    let mut list = Vec::new();
+    let cleanup_db = db.clone();
+    let cleanup = Schedule::new("cleanup", "*/15 * * * *", true, move || {
+        let db = cleanup_db.clone();
+        async move {
+            let mut tx = db.write().await.map_err(|e| e.to_string())?;
+            let removed = maintenance::clean_up(&mut tx, now_millis()).await.map_err(|e| e.to_string())?;
+            tx.commit().await.map_err(|e| e.to_string())?;
+            Ok(format!(
+                "removed {} sessions, {} tokens, {} sign-in attempts, {} finished jobs",
+                removed.sessions, removed.tokens, removed.login_attempts, removed.jobs
+            ))
+        }
+    });
+    let upkeep_db = db.clone();
+    let upkeep = Schedule::new("database-upkeep", "30 3 * * *", true, move || {
+        let db = upkeep_db.clone();
+        async move {
+            let mut conn = db.read().await.map_err(|e| e.to_string())?;
+            maintenance::optimize(&mut conn).await.map(str::to_owned).map_err(|e| e.to_string())
+        }
+    });
+    for schedule in [cleanup, upkeep] {
+        match schedule {
+            Ok(schedule) => list.push(schedule),
+            // The expressions above are constants covered by a test; a failure here is a programming error.
+            Err(e) => tracing::error!(error = %e, "built-in schedule does not parse"),
+        }
+    }
+    Schedules::new(list)
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn built_in_schedules_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::Db::open(&crate::config::DatabaseUrl::Sqlite(dir.path().join("t.db"))).await.unwrap();
+        assert_eq!(super::schedules(&db).list().len(), 2);
+    }
+}
