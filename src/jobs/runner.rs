@@ -147,13 +147,19 @@ async fn queue_loop(shared: Arc<Shared>, queue: &'static str, concurrency: usize
         }
         for job in claimed {
             let Ok(permit) = Arc::clone(&slots).acquire_owned().await else { break };
-            if let Some(wait) = rate_wait(&shared, &job) {
-                let at = now_millis() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 4);
-                let _ = shared.finished.send(Finish::Release(job.id, at));
-                continue;
-            }
+            let delay = match rate_delay(&shared, &job) {
+                Ok(delay) => delay,
+                Err(wait) => {
+                    let at = now_millis() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 4);
+                    let _ = shared.finished.send(Finish::Release(job.id, at));
+                    continue;
+                }
+            };
             let shared = Arc::clone(&shared);
             tokio::spawn(async move {
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
                 let outcome = run_one(&shared, &job).await;
                 let _ = shared.finished.send(Finish::Outcome(job, outcome));
                 drop(permit);
@@ -174,11 +180,20 @@ async fn claim(shared: &Shared, queue: &str, limit: usize) -> Result<Vec<Claimed
     Ok(jobs)
 }
 
-fn rate_wait(shared: &Shared, job: &Claimed) -> Option<Duration> {
-    let key = job.rate_key.as_deref()?;
-    let rate = (shared.registry.rates.as_ref()?)(key)?;
-    shared.limiter.try_take(key, rate).err()
+/// How long a claimed job waits for its resource's next token: `Ok` to wait in memory (zero: go now), `Err` when
+/// the token is further away than [`HOLD`], so the job goes back to the queue until then instead of holding a worker.
+fn rate_delay(shared: &Shared, job: &Claimed) -> Result<Duration, Duration> {
+    let (Some(key), Some(rates)) = (job.rate_key.as_deref(), shared.registry.rates.as_ref()) else {
+        return Ok(Duration::ZERO);
+    };
+    match rates(key) {
+        Some(rate) => shared.limiter.reserve(key, rate, HOLD),
+        None => Ok(Duration::ZERO),
+    }
 }
+
+/// The longest a worker waits in memory for a rate-limit token.
+const HOLD: Duration = Duration::from_secs(2);
 
 async fn run_one(shared: &Shared, job: &Claimed) -> Outcome {
     let Some(handler) = shared.registry.handler(&job.kind) else {

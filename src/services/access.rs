@@ -86,6 +86,26 @@ impl Actor {
         }
     }
 
+    /// Writes an audit entry for this actor in its workspace, inside the caller's transaction.
+    pub async fn audit(
+        &self,
+        conn: &mut crate::store::Conn,
+        action: &str,
+        target: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), crate::store::StoreError> {
+        let entry = crate::store::audit::Entry {
+            workspace_id: Some(self.workspace_id),
+            actor_user_id: self.user_id(),
+            actor_label: &self.label(),
+            action,
+            target: Some(target),
+            detail,
+            ip: None,
+        };
+        crate::store::audit::record(conn, &entry).await
+    }
+
     /// Whether the request came through an API key with the admin scope (such use is audited).
     pub fn is_admin_key(&self) -> bool {
         matches!(self.principal, Principal::ApiKey { scope: Scope::Admin, .. })

@@ -151,7 +151,7 @@ impl ApiKeyService {
             }
             if actor.is_admin_key() {
                 let detail = serde_json::json!({ "method": method, "path": path });
-                record(&mut tx, &actor, "api.admin_request", path, detail).await?;
+                actor.audit(&mut tx, "api.admin_request", path, detail).await?;
             }
             tx.commit().await?;
         }
@@ -189,7 +189,7 @@ impl ApiKeyService {
         let mut tx = self.db.write().await?;
         let created = insert(&mut tx, actor.workspace_id, &name, scope, actor.user_id()).await?;
         let detail = serde_json::json!({ "id": created.key.id, "prefix": created.key.prefix, "scope": scope.as_str() });
-        record(&mut tx, actor, "api_key.created", &name, detail).await?;
+        actor.audit(&mut tx, "api_key.created", &name, detail).await?;
         tx.commit().await?;
         Ok(created)
     }
@@ -202,7 +202,7 @@ impl ApiKeyService {
         let key = api_keys::get(&mut tx, actor.workspace_id, key_id).await?.ok_or(ApiKeyError::NotFound)?;
         if api_keys::revoke(&mut tx, actor.workspace_id, key_id, now_millis()).await? {
             let detail = serde_json::json!({ "id": key.id, "prefix": key.prefix, "scope": key.scope });
-            record(&mut tx, actor, "api_key.revoked", &key.name, detail).await?;
+            actor.audit(&mut tx, "api_key.revoked", &key.name, detail).await?;
             tx.commit().await?;
         }
         Ok(())
@@ -255,28 +255,6 @@ async fn insert(
     let id = api_keys::create(conn, &new).await?;
     let key = api_keys::get(conn, workspace_id, id).await?.ok_or(ApiKeyError::NotFound)?;
     Ok(CreatedKey { key, secret })
-}
-
-async fn record(
-    conn: &mut Conn,
-    actor: &Actor,
-    action: &str,
-    target: &str,
-    detail: serde_json::Value,
-) -> Result<(), StoreError> {
-    audit::record(
-        conn,
-        &audit::Entry {
-            workspace_id: Some(actor.workspace_id),
-            actor_user_id: actor.user_id(),
-            actor_label: &actor.label(),
-            action,
-            target: Some(target),
-            detail,
-            ip: None,
-        },
-    )
-    .await
 }
 
 #[cfg(test)]

@@ -13,6 +13,34 @@ use crate::store::{Db, StoreError, now_millis};
 /// The instance setting holding the web cron token.
 pub const CRON_TOKEN_KEY: &str = "cron.token";
 
+/// Every state a job can be in, in the order the pages show them.
+pub const JOB_STATES: [&str; 5] = ["dead", "failed", "queued", "running", "done"];
+
+/// `state` when it is a job state, else `dead` (what the lists default to).
+pub fn job_state(state: &str) -> &'static str {
+    JOB_STATES.iter().copied().find(|s| *s == state).unwrap_or("dead")
+}
+
+/// What the jobs pages show: counts by state, the jobs in one state, and the site's time zone to show times in.
+#[derive(Debug, Clone)]
+pub struct JobsOverview {
+    /// One entry per state of [`JOB_STATES`], zero included.
+    pub counts: Vec<(&'static str, i64)>,
+    pub state: &'static str,
+    pub jobs: Vec<JobRow>,
+    /// `site.timezone`, UTC when unset or unknown.
+    pub timezone: String,
+}
+
+/// The owner's page adds the schedules and the web cron address.
+#[derive(Debug, Clone)]
+pub struct OwnerJobsOverview {
+    pub overview: JobsOverview,
+    pub schedules: Vec<ScheduleView>,
+    /// `{site.public_url}/cron?token=…` (a bare path when no public URL is set); empty without a token.
+    pub cron_url: String,
+}
+
 /// Whose jobs: one workspace's (its admins) or all (the owner).
 #[derive(Debug, Clone, Copy)]
 pub enum JobScope {
@@ -92,9 +120,45 @@ impl JobsService {
 
     /// Jobs in `state` (`failed`, `dead`, `queued`, `running`, `done`), newest first.
     pub async fn list(&self, scope: JobScope, state: &str, limit: i64) -> Result<Vec<JobRow>, JobsError> {
-        let state = if matches!(state, "queued" | "running" | "done" | "failed" | "dead") { state } else { "dead" };
+        let state = job_state(state);
         let mut conn = self.db.read().await?;
         Ok(jobs::list(&mut conn, scope.workspace(), state, limit.clamp(1, 500)).await?)
+    }
+
+    /// Counts (every state), the jobs in `state` (unknown: `dead`) and the site's time zone, for the jobs page.
+    pub async fn overview(&self, scope: JobScope, state: &str, limit: i64) -> Result<JobsOverview, JobsError> {
+        let state = job_state(state);
+        let mut conn = self.db.read().await?;
+        let found = jobs::counts(&mut conn, scope.workspace()).await?;
+        let jobs = jobs::list(&mut conn, scope.workspace(), state, limit.clamp(1, 500)).await?;
+        let stored = settings::get(&mut conn, Scope::Instance, "site.timezone").await?;
+        let timezone = stored.filter(|tz| jiff::tz::TimeZone::get(tz).is_ok()).unwrap_or_else(|| "UTC".to_owned());
+        let counts = JOB_STATES
+            .iter()
+            .map(|s| (*s, found.iter().find(|(state, _)| state == s).map_or(0, |(_, n)| *n)))
+            .collect();
+        Ok(JobsOverview { counts, state, jobs, timezone })
+    }
+
+    /// The owner's jobs page: every workspace's jobs, the schedules and the web cron address.
+    pub async fn owner_overview(&self, owner: &Owner, state: &str, limit: i64) -> Result<OwnerJobsOverview, JobsError> {
+        let overview = self.overview(JobScope::for_owner(owner), state, limit).await?;
+        let schedules = self.schedules(owner).await?;
+        let token = self.cron_token(owner).await?;
+        let cron_url = if token.is_empty() {
+            String::new()
+        } else {
+            let mut conn = self.db.read().await?;
+            let base = settings::get(&mut conn, Scope::Instance, "site.public_url").await?.unwrap_or_default();
+            format!("{}/cron?token={token}", base.trim_end_matches('/'))
+        };
+        Ok(OwnerJobsOverview { overview, schedules, cron_url })
+    }
+
+    /// The web cron token (empty when none was made yet; the instance makes one when it starts).
+    pub async fn cron_token(&self, _owner: &Owner) -> Result<String, JobsError> {
+        let mut conn = self.db.read().await?;
+        Ok(settings::get(&mut conn, Scope::Instance, CRON_TOKEN_KEY).await?.unwrap_or_default())
     }
 
     pub async fn retry(&self, scope: JobScope, id: i64) -> Result<(), JobsError> {

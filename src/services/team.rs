@@ -12,7 +12,7 @@ use crate::services::access::{AccessError, Actor};
 use crate::services::limits::{self, Limit};
 use crate::services::security::{Invitation, SecurityService};
 use crate::store::accounts::{self, Member};
-use crate::store::{Db, StoreError, audit, now_millis};
+use crate::store::{Db, StoreError, now_millis};
 
 /// Which members to list.
 #[derive(Debug, Clone, Default)]
@@ -162,7 +162,7 @@ impl TeamService {
                 .await?;
         }
         let detail = serde_json::json!({ "role": role.as_str(), "new_user": created });
-        record(&mut tx, actor, "team.member_added", &email.display, detail).await?;
+        actor.audit(&mut tx, "team.member_added", &email.display, detail).await?;
         let member = accounts::member_of(&mut tx, actor.workspace_id, user_id, start_of_today())
             .await?
             .ok_or(TeamError::NotFound)?;
@@ -248,7 +248,7 @@ impl TeamService {
             detail.insert("status".into(), serde_json::json!(status));
         }
         let action = if detail.contains_key("role") { "team.role_changed" } else { "team.member_changed" };
-        record(&mut tx, actor, action, &before.email, serde_json::Value::Object(detail)).await?;
+        actor.audit(&mut tx, action, &before.email, serde_json::Value::Object(detail)).await?;
         let after = accounts::member_of(&mut tx, actor.workspace_id, user_id, start_of_today())
             .await?
             .ok_or(TeamError::NotFound)?;
@@ -269,8 +269,7 @@ impl TeamService {
             ensure_another_admin(&mut tx, actor.workspace_id).await?;
         }
         accounts::remove_member(&mut tx, actor.workspace_id, user_id).await?;
-        record(&mut tx, actor, "team.member_removed", &member.email, serde_json::json!({ "role": member.role }))
-            .await?;
+        actor.audit(&mut tx, "team.member_removed", &member.email, serde_json::json!({ "role": member.role })).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -282,26 +281,4 @@ async fn ensure_another_admin(conn: &mut crate::store::Conn, workspace_id: i64) 
         return Err(TeamError::Refused(Msg::new("team.last_admin")));
     }
     Ok(())
-}
-
-async fn record(
-    conn: &mut crate::store::Conn,
-    actor: &Actor,
-    action: &str,
-    target: &str,
-    detail: serde_json::Value,
-) -> Result<(), StoreError> {
-    audit::record(
-        conn,
-        &audit::Entry {
-            workspace_id: Some(actor.workspace_id),
-            actor_user_id: actor.user_id(),
-            actor_label: &actor.label(),
-            action,
-            target: Some(target),
-            detail,
-            ip: None,
-        },
-    )
-    .await
 }

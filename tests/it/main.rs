@@ -17,6 +17,7 @@ mod e2e;
 mod e2e_totp;
 mod install_gate;
 mod jobs;
+mod jobs_admin;
 mod license;
 mod mail;
 mod security;

@@ -5,6 +5,7 @@
 
 mod error;
 pub mod extract;
+mod jobs;
 mod keys;
 pub mod openapi;
 mod users;
@@ -87,6 +88,11 @@ fn endpoints() -> Vec<Endpoint> {
         at(Get, "/api/v1/workspaces/{id}", workspaces::show),
         at(Patch, "/api/v1/workspaces/{id}", workspaces::update),
         at(Delete, "/api/v1/workspaces/{id}", workspaces::delete),
+        at(Get, "/api/v1/jobs", jobs::list),
+        at(Get, "/api/v1/jobs/counts", jobs::counts),
+        at(Get, "/api/v1/jobs/schedules", jobs::schedules),
+        at(Post, "/api/v1/jobs/{id}/retry", jobs::retry),
+        at(Delete, "/api/v1/jobs/{id}", jobs::discard),
     ]
 }
 

@@ -30,9 +30,10 @@ Scopes: `read` keys may only use GET (anything else is 403). `write` keys may al
 the workspace (the team and the API keys need `admin`). `admin` keys act as an administrator of the workspace; \
 every request made with one is written to the workspace's audit log (`api.admin_request`, with method and path).
 
-Owner endpoints (`/api/v1/workspaces`) manage every workspace of the installation. They answer only to an \
-admin-scope key created by the instance owner while signed in; every other key gets 404 there. Keys created from \
-the command line or through this API never have that power.
+Owner endpoints (`/api/v1/workspaces`, `/api/v1/jobs/schedules`) manage every workspace of the installation. \
+They answer only to an admin-scope key created by the instance owner while signed in; every other key gets 404 \
+there. Keys created from the command line or through this API never have that power. The jobs endpoints act on \
+the key's workspace for admin keys, and on every workspace's jobs for the owner's key.
 
 Errors are JSON: `{\"error\": {\"code\", \"message\", \"request_id\"}}`, plus `fields` (field name → message) on \
 422. `code` is stable; `message` is for people, in the installation's language (a `conversure_lang=ar` or `=en` \
@@ -458,6 +459,122 @@ fn paths() -> Value {
     })
 }
 
+/// The entries of two JSON objects in one.
+fn merged(mut a: Value, b: Value) -> Value {
+    if let (Some(a), Value::Object(b)) = (a.as_object_mut(), b) {
+        a.extend(b);
+    }
+    a
+}
+
+fn job_schemas() -> Value {
+    let time = |description: &str| json!({ "type": "string", "format": "date-time", "description": description });
+    let time_or_null =
+        |description: &str| json!({ "type": ["string", "null"], "format": "date-time", "description": description });
+    let state = json!({ "type": "string", "enum": ["dead", "failed", "queued", "running", "done"] });
+    let count = json!({ "type": "integer", "minimum": 0 });
+    json!({
+        "Job": {
+            "type": "object",
+            "required": ["id", "workspace_id", "queue", "kind", "state", "attempts", "max_attempts", "run_at",
+                         "last_error", "updated_at"],
+            "properties": {
+                "id": { "type": "integer", "format": "int64" },
+                "workspace_id": { "type": ["integer", "null"], "format": "int64",
+                                  "description": "The job's workspace; null for instance jobs (owner keys only see those)." },
+                "queue": { "type": "string" },
+                "kind": { "type": "string", "description": "What the job does, e.g. `maintenance.cleanup`." },
+                "state": state,
+                "attempts": { "type": "integer", "description": "Attempts made so far (reset by a retry)." },
+                "max_attempts": { "type": "integer", "description": "After this many failed attempts the job is dead." },
+                "run_at": time("When the job is (or was) due."),
+                "last_error": nullable("string", "The error of the last failed attempt."),
+                "updated_at": time("When the job last changed."),
+            },
+        },
+        "JobList": {
+            "type": "object",
+            "required": ["jobs"],
+            "properties": { "jobs": { "type": "array", "items": schema("Job") } },
+        },
+        "JobCounts": {
+            "type": "object",
+            "required": ["counts"],
+            "properties": {
+                "counts": {
+                    "type": "object",
+                    "description": "How many jobs are in each state; every state is listed, zero included.",
+                    "required": ["dead", "failed", "queued", "running", "done"],
+                    "properties": { "dead": count, "failed": count, "queued": count, "running": count, "done": count },
+                },
+            },
+        },
+        "Schedule": {
+            "type": "object",
+            "required": ["name", "expression", "last_fire_at", "last_run_at", "last_result", "last_error", "next_fire_at"],
+            "properties": {
+                "name": { "type": "string", "description": "e.g. `cleanup`, `database-upkeep`." },
+                "expression": { "type": "string", "description": "Cron expression, in UTC." },
+                "last_fire_at": time_or_null("The last tick enqueued; null if never."),
+                "last_run_at": time_or_null("When the last tick's job finished; null if never."),
+                "last_result": nullable("string", "What the last run reported."),
+                "last_error": nullable("string", "The last run's error, if it failed."),
+                "next_fire_at": time_or_null("The next tick."),
+            },
+        },
+        "ScheduleList": {
+            "type": "object",
+            "required": ["schedules"],
+            "properties": { "schedules": { "type": "array", "items": schema("Schedule") } },
+        },
+    })
+}
+
+fn job_paths() -> Value {
+    let job_id = id_parameter("job");
+    let scope = "Needs an `admin` key: the key's workspace's jobs. With the owner's key: every workspace's jobs.";
+    json!({
+        "/api/v1/jobs": {
+            "get": with(
+                operation("listJobs", "jobs", "List jobs in one state", &format!("{scope} Newest change first."),
+                    responses(&[("200", ok("The jobs.", "JobList")), ("422", error("Invalid"))])),
+                "parameters",
+                json!([
+                    { "name": "state", "in": "query", "required": false,
+                      "schema": { "type": "string", "enum": ["dead", "failed", "queued", "running", "done"], "default": "dead" } },
+                    { "name": "limit", "in": "query", "required": false,
+                      "schema": { "type": "integer", "minimum": 1, "maximum": 500, "default": 50 } },
+                ]),
+            ),
+        },
+        "/api/v1/jobs/counts": {
+            "get": operation("countJobs", "jobs", "Count jobs by state", scope,
+                responses(&[("200", ok("The counts.", "JobCounts"))])),
+        },
+        "/api/v1/jobs/schedules": {
+            "get": operation("listSchedules", "jobs", "The cron schedules with their last and next runs",
+                "Owner endpoint: only an admin-scope key created by the instance owner; any other key gets 404.",
+                responses(&[("200", ok("The schedules.", "ScheduleList")), ("404", error("NotFound"))])),
+        },
+        "/api/v1/jobs/{id}/retry": {
+            "post": with(
+                operation("retryJob", "jobs", "Retry a failed or dead job",
+                    &format!("{scope} The job is queued again at once with fresh attempts."),
+                    responses(&[("204", no_content("Queued again.")), ("404", error("NotFound"))])),
+                "parameters", job_id.clone(),
+            ),
+        },
+        "/api/v1/jobs/{id}": {
+            "delete": with(
+                operation("discardJob", "jobs", "Discard a failed or dead job",
+                    &format!("{scope} The job is deleted; jobs in other states are not found (404)."),
+                    responses(&[("204", no_content("Discarded.")), ("404", error("NotFound"))])),
+                "parameters", job_id,
+            ),
+        },
+    })
+}
+
 fn build() -> Value {
     json!({
         "openapi": "3.1.0",
@@ -473,8 +590,9 @@ fn build() -> Value {
             { "name": "users", "description": "Members of the key's workspace." },
             { "name": "api-keys", "description": "API keys of the key's workspace (admin scope)." },
             { "name": "owner", "description": "Every workspace of the installation (owner keys only)." },
+            { "name": "jobs", "description": "The background job queue: the key's workspace (admin scope), or every workspace (owner keys)." },
         ],
-        "paths": paths(),
+        "paths": merged(paths(), job_paths()),
         "components": {
             "securitySchemes": {
                 "bearer": {
@@ -484,7 +602,7 @@ fn build() -> Value {
                     "description": "A workspace API key, created by a workspace admin or with `conversure api-key create`.",
                 },
             },
-            "schemas": schemas(),
+            "schemas": merged(schemas(), job_schemas()),
             "responses": shared_responses(),
         },
     })

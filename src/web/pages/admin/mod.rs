@@ -3,6 +3,7 @@
 //! check and how times are shown.
 
 mod audit;
+mod jobs;
 mod team;
 mod workspace;
 
@@ -26,6 +27,7 @@ use crate::web::pages::auth::SignedIn;
 use crate::web::state::AppState;
 
 pub(crate) use audit::{AuditInput, audit_view};
+pub(crate) use jobs::{ActionInput, JobsQuery, OwnerExtras, PAGE_SIZE, done_href, jobs_error, jobs_view};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -36,6 +38,9 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/members/{id}/status", post(team::set_status))
         .route("/admin/members/{id}/delete", get(team::delete_page).post(team::delete))
         .route("/admin/audit", get(audit::workspace_log))
+        .route("/admin/jobs", get(jobs::list))
+        .route("/admin/jobs/{id}/retry", post(jobs::retry))
+        .route("/admin/jobs/{id}/discard", post(jobs::discard))
         .route("/workspace", get(workspace::list))
         .route("/workspace/switch", post(workspace::switch))
 }
@@ -67,7 +72,7 @@ pub struct Nav {
     pub workspaces: Vec<NavWorkspace>,
     /// Whether `workspaces` lists every workspace of the user (else the switcher links to `/workspace`).
     pub complete: bool,
-    /// `home`, `admin`, `audit`, `owner` or `workspace`: the link shown as the current page.
+    /// `home`, `admin`, `audit`, `jobs`, `owner` or `workspace`: the link shown as the current page.
     pub section: &'static str,
 }
 
@@ -119,6 +124,8 @@ impl Nav {
 fn section_of(path: &str) -> &'static str {
     if path.starts_with("/admin/audit") {
         "audit"
+    } else if path.starts_with("/admin/jobs") || path.starts_with("/owner/jobs") {
+        "jobs"
     } else if path.starts_with("/admin") {
         "admin"
     } else if path.starts_with("/owner") {
@@ -297,6 +304,8 @@ mod tests {
         assert_eq!(section_of("/admin/members/3"), "admin");
         assert_eq!(section_of("/admin/audit"), "audit");
         assert_eq!(section_of("/owner/audit"), "owner");
+        assert_eq!(section_of("/admin/jobs"), "jobs");
+        assert_eq!(section_of("/owner/jobs"), "jobs");
         assert_eq!(section_of("/workspace"), "workspace");
     }
 

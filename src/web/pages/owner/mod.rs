@@ -1,5 +1,8 @@
 //! The instance owner's panel (`/owner`): every workspace (create, suspend, reactivate, delete, limits), the instance
-//! settings and the whole audit log. Anyone but the owner gets 404 from [`OwnerUser`], so the area stays invisible.
+//! settings, the whole audit log and every job (`/owner/jobs`). Anyone but the owner gets 404 from [`OwnerUser`], so
+//! the area stays invisible.
+
+mod jobs;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -33,6 +36,9 @@ pub fn routes() -> Router<AppState> {
         .route("/owner/workspaces/{id}/delete", post(delete))
         .route("/owner/settings", get(settings_page).post(save_settings))
         .route("/owner/audit", get(audit_log))
+        .route("/owner/jobs", get(jobs::list))
+        .route("/owner/jobs/{id}/retry", post(jobs::retry))
+        .route("/owner/jobs/{id}/discard", post(jobs::discard))
 }
 
 // ---- View models ----------------------------------------------------------------------------------------------

@@ -1,6 +1,4 @@
-//! Benchmarks of PERFORMANCE.md that the foundation can already measure: G9 cold start, G8 binary size, G7 idle RSS.
-//!
-//! `cargo run --release --bin conversure-bench -- startup [--runs N] [--binary PATH]`
+//! `startup`: G9 cold start, G8 binary size, G7 idle RSS.
 //!
 //! Each run starts the release binary on an empty data directory (SQLite) and polls `/healthz` until it answers 200.
 //! The baseline, measured in the same run, is the same binary's `version` command: process exec and exit without
@@ -12,41 +10,14 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some(scenario) = args.first() else {
-        eprintln!("usage: conversure-bench startup [--runs N] [--binary PATH]");
-        return ExitCode::from(2);
-    };
-    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
-    let runs: usize = match value("--runs").map(|v| v.parse()) {
-        None => 20,
-        Some(Ok(n)) if n > 0 => n,
-        Some(_) => {
-            eprintln!("--runs takes a positive number");
-            return ExitCode::from(2);
-        }
-    };
-    let binary = value("--binary").map_or_else(default_binary, PathBuf::from);
-    if !binary.is_file() {
-        eprintln!("no binary at {}; build it with cargo build --release", binary.display());
-        return ExitCode::from(2);
-    }
-    match scenario.as_str() {
-        "startup" => startup(&binary, runs),
-        other => {
-            eprintln!("unknown scenario {other:?}; known: startup");
-            ExitCode::from(2)
-        }
-    }
-}
+use crate::{ms, percentile};
 
-fn default_binary() -> PathBuf {
+pub fn default_binary() -> PathBuf {
     let me = std::env::current_exe().unwrap_or_default();
     me.with_file_name("conversure")
 }
 
-fn startup(binary: &PathBuf, runs: usize) -> ExitCode {
+pub fn run(binary: &PathBuf, runs: usize) -> ExitCode {
     let mut baseline = Vec::with_capacity(runs);
     let mut cold = Vec::with_capacity(runs);
     let mut rss_kib = Vec::with_capacity(runs);
@@ -135,14 +106,4 @@ fn healthz(port: u16) -> bool {
 fn vm_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn percentile(samples: &mut [Duration], p: usize) -> Duration {
-    samples.sort_unstable();
-    let index = ((samples.len() * p).div_ceil(100)).saturating_sub(1).min(samples.len() - 1);
-    samples[index]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
