@@ -2,6 +2,23 @@
 //! cookie so the token leaves the address bar (and with it browser history and Referer headers). Every step is a
 //! plain form that works without JavaScript; htmx (`hx-boost`) only makes the round trips smoother.
 
+/// Answers with the token page or a redirect to the right step, unless the request may open `$step`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! guarded_step {
+    ($state:expr, $page:expr, $headers:expr, $step:expr) => {
+        if let Some(answer) = $crate::web::pages::install::steps::guard(&$state, &$page, &$headers, $step).await? {
+            return Ok(answer);
+        }
+    };
+}
+
+mod admin;
+mod database;
+mod email;
+mod finish;
+mod license;
+mod site;
 mod steps;
 
 use askama::Template;
@@ -32,13 +49,13 @@ pub fn routes() -> Router<AppState> {
         .route("/install", get(requirements))
         .route("/install/checks", get(checks))
         .route("/install/requirements", axum::routing::post(steps::accept_requirements))
-        .route("/install/database", get(steps::database_page).post(steps::database_submit))
-        .route("/install/license", get(steps::license_page).post(steps::license_submit))
-        .route("/install/site", get(steps::site_page).post(steps::site_submit))
-        .route("/install/admin", get(steps::admin_page).post(steps::admin_submit))
-        .route("/install/email", get(steps::email_page).post(steps::email_submit))
-        .route("/install/finish", get(steps::finish_page).post(steps::finish_submit))
-        .route("/install/recovery-kit", get(steps::recovery_kit))
+        .route("/install/database", get(database::database_page).post(database::database_submit))
+        .route("/install/license", get(license::license_page).post(license::license_submit))
+        .route("/install/site", get(site::site_page).post(site::site_submit))
+        .route("/install/admin", get(admin::admin_page).post(admin::admin_submit))
+        .route("/install/email", get(email::email_page).post(email::email_submit))
+        .route("/install/finish", get(finish::finish_page).post(finish::finish_submit))
+        .route("/install/recovery-kit", get(finish::recovery_kit))
 }
 
 /// The URL of a step.
