@@ -426,3 +426,38 @@ async fn the_email_step_sends_a_real_test_email_and_stores_the_password_sealed()
     drop(conn);
     db.close().await;
 }
+
+both_backends!(an_expired_session_leads_to_sign_in_and_back, an_expired_session_leads_to_sign_in_and_back_on);
+async fn an_expired_session_leads_to_sign_in_and_back_on(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    pass_requirements(&app).await;
+    post_form(&app, "/install/database", &[("action", "use"), ("kind", "sqlite")]).await;
+    finish_after_database(&app).await;
+    assert_eq!(location(&sign_in(&app, ADMIN_EMAIL, ADMIN_PASSWORD).await), "/");
+    assert_eq!(app.get("/admin").await.status(), 200);
+
+    // The session expires (as after two weeks): the next page asks to sign in and remembers where we were.
+    let url = match &app.db.url {
+        Some(url) => conversure::config::DatabaseUrl::parse(url).unwrap(),
+        None => conversure::config::DatabaseUrl::Sqlite(app.data_dir.path().join("conversure.db")),
+    };
+    let db = conversure::store::Db::open(&url).await.unwrap();
+    let mut tx = db.write().await.unwrap();
+    tx.execute("UPDATE sessions SET expires_at = 0", &[]).await.unwrap();
+    tx.commit().await.unwrap();
+    db.close().await;
+    let bounced = app.get("/admin?q=ann").await;
+    assert_eq!(location(&bounced), "/login?next=%2Fadmin%3Fq%3Dann");
+    let page = app.get(&location(&bounced)).await.text().await.unwrap();
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let next = page.split("name=\"next\" value=\"").nth(1).unwrap().split('"').next().unwrap().replace("&#38;", "&");
+    assert_eq!(next, "/admin?q=ann");
+    let back = post_form(
+        &app,
+        "/login",
+        &[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD), ("csrf", &csrf), ("next", &next)],
+    )
+    .await;
+    assert_eq!(location(&back), "/admin?q=ann", "back where the session ran out");
+    assert_eq!(app.get("/admin?q=ann").await.status(), 200);
+}
