@@ -4,6 +4,7 @@
 
 mod audit;
 mod jobs;
+mod member;
 mod team;
 mod workspace;
 
@@ -34,9 +35,9 @@ pub fn routes() -> Router<AppState> {
         .route("/admin", get(team::panel))
         .route("/admin/team", get(team::team_rows))
         .route("/admin/members", post(team::add))
-        .route("/admin/members/{id}", get(team::member_page).post(team::update))
-        .route("/admin/members/{id}/status", post(team::set_status))
-        .route("/admin/members/{id}/delete", get(team::delete_page).post(team::delete))
+        .route("/admin/members/{id}", get(member::member_page).post(member::update))
+        .route("/admin/members/{id}/status", post(member::set_status))
+        .route("/admin/members/{id}/delete", get(member::delete_page).post(member::delete))
         .route("/admin/audit", get(audit::workspace_log))
         .route("/admin/jobs", get(jobs::list))
         .route("/admin/jobs/{id}/retry", post(jobs::retry))
