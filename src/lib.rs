@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod license;
 pub mod lifecycle;
 pub mod mail;
+pub mod providers;
 pub mod services;
 pub mod startup;
 pub mod store;

@@ -2,6 +2,8 @@
 
 pub mod check;
 pub mod identity;
+pub mod message;
 pub mod msg;
 pub mod password;
+pub mod phone;
 pub mod role;
