@@ -10,15 +10,15 @@ pub enum Direction {
 impl Direction {
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Inbound => "in",
-            Self::Outbound => "out",
+            Self::Inbound => "inbound",
+            Self::Outbound => "outbound",
         }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
         match text {
-            "in" => Some(Self::Inbound),
-            "out" => Some(Self::Outbound),
+            "inbound" => Some(Self::Inbound),
+            "outbound" => Some(Self::Outbound),
             _ => None,
         }
     }

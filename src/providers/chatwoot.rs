@@ -1,38 +1,877 @@
-//! Chatwoot connector (being written).
+//! Chatwoot connector: sending into a Chatwoot inbox through its Application API (finding or creating the contact and
+//! conversation when needed), marking conversations seen, downloading attachments, and reading its account/inbox
+//! webhooks (`message_created`, `message_updated`; everything else is passed on as [`Event::Other`]).
 
+use serde_json::{Value, json};
+
+use super::http::{MAX_MEDIA_BYTES, classify_status, read_limited, transport_error};
+use super::wire::{self, Answer};
 use super::*;
 
 pub struct Chatwoot;
+
+const FIELDS: &[CredentialField] = &[
+    CredentialField { name: "api_access_token", secret: true, required: true },
+    CredentialField { name: "account_id", secret: false, required: true },
+    CredentialField { name: "inbox_id", secret: false, required: true },
+];
+
+/// Redirects followed when downloading an attachment (ActiveStorage redirects once, to the storage service).
+const MAX_REDIRECTS: usize = 5;
 
 impl Provider for Chatwoot {
     fn kind(&self) -> ProviderKind {
         ProviderKind::Chatwoot
     }
+
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default()
+        Capabilities {
+            templates: true,
+            media: false,
+            media_upload: true,
+            interactive: false,
+            mark_read: true,
+            // Chatwoot's WhatsApp inboxes enforce the window themselves, but which channel an inbox is cannot be
+            // known from here.
+            customer_window: false,
+        }
     }
+
     fn credential_fields(&self) -> &'static [CredentialField] {
-        &[]
+        FIELDS
     }
+
     fn default_base_url(&self) -> Option<&'static str> {
-        None
+        Some("https://app.chatwoot.com")
     }
-    fn verify(&self, _a: &AccountConfig, _r: &WebhookRequest<'_>) -> Result<(), VerifyError> {
-        Err(VerifyError::Missing)
+
+    /// The URL we give users carries the account's secret. Chatwoot releases since 2026 can also sign webhooks
+    /// (`X-Chatwoot-Signature: sha256=…` over the timestamp and body), but the exact signed string is unverified and
+    /// Chatwoot Cloud's secrets were reported not to match (chatwoot#13809), so the signature is not relied on.
+    fn verify(&self, account: &AccountConfig, request: &WebhookRequest<'_>) -> Result<(), VerifyError> {
+        wire::verify_secret(account, request)
     }
-    fn parse(&self, _a: &AccountConfig, _r: &WebhookRequest<'_>) -> Result<Vec<Event>, ParseError> {
-        Err(ParseError("unfinished".into()))
+
+    fn parse(&self, _account: &AccountConfig, request: &WebhookRequest<'_>) -> Result<Vec<Event>, ParseError> {
+        let body: Value =
+            serde_json::from_slice(request.body).map_err(|e| ParseError(format!("the body is not JSON: {e}")))?;
+        let Some(event) = body.get("event").and_then(Value::as_str) else {
+            return Err(ParseError("no `event` in the webhook".into()));
+        };
+        Ok(vec![match event {
+            "message_created" | "message_updated" => message_event(event, &body),
+            // conversation_*, contact_*, webwidget_triggered and whatever newer releases add.
+            other => Event::Other { kind: other.to_owned() },
+        }])
     }
-    fn send<'a>(&'a self, _h: &'a Http, _a: &'a AccountConfig, _m: &'a Outgoing) -> BoxFuture<'a, Result<Sent, ProviderError>> {
-        Box::pin(async { Err(ProviderError::misconfigured("unfinished")) })
+
+    fn send<'a>(
+        &'a self,
+        http: &'a Http,
+        account: &'a AccountConfig,
+        message: &'a Outgoing,
+    ) -> BoxFuture<'a, Result<Sent, ProviderError>> {
+        Box::pin(async move {
+            let api = Api::of(account)?;
+            // Checked before anything is created, so unsupported content leaves no empty conversation behind.
+            let payload = payload(message)?;
+            let thread = match message.to.thread.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+                Some(thread) => thread.to_owned(),
+                None => open_conversation(http, &api, &message.to).await?,
+            };
+            let path = format!("conversations/{}/messages", wire::segment(&thread));
+            let request = match payload {
+                Payload::Json(body) => api.post(http, &path, &body),
+                Payload::Multipart { boundary, body } => api
+                    .request(http, reqwest::Method::POST, &path)
+                    .header(reqwest::header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+                    .body(body),
+            };
+            let answer = wire::call(request).await?;
+            if !answer.is_success() {
+                return Err(error(&answer));
+            }
+            let id = wire::text_at(&answer.json, "/id").ok_or_else(|| {
+                ProviderError::new(FailureKind::Permanent, None, "Chatwoot created the message but returned no id")
+            })?;
+            Ok(Sent { provider_message_id: id, wa_id: None, thread: Some(thread) })
+        })
     }
-    fn mark_read<'a>(&'a self, _h: &'a Http, _a: &'a AccountConfig, _m: &'a str, _f: &'a Recipient) -> BoxFuture<'a, Result<(), ProviderError>> {
-        Box::pin(async { Err(ProviderError::misconfigured("unfinished")) })
+
+    fn mark_read<'a>(
+        &'a self,
+        http: &'a Http,
+        account: &'a AccountConfig,
+        _message_id: &'a str,
+        from: &'a Recipient,
+    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+        Box::pin(async move {
+            let api = Api::of(account)?;
+            let thread = from.thread.as_deref().map(str::trim).filter(|t| !t.is_empty()).ok_or_else(|| {
+                ProviderError::misconfigured("marking read in Chatwoot needs the message's conversation")
+            })?;
+            // Chatwoot tracks "seen" per conversation, not per message.
+            let path = format!("conversations/{}/update_last_seen", wire::segment(thread));
+            let answer = wire::call(api.request(http, reqwest::Method::POST, &path)).await?;
+            if !answer.is_success() {
+                return Err(error(&answer));
+            }
+            Ok(())
+        })
     }
-    fn test_connection<'a>(&'a self, _h: &'a Http, _a: &'a AccountConfig) -> BoxFuture<'a, Result<String, ProviderError>> {
-        Box::pin(async { Err(ProviderError::misconfigured("unfinished")) })
+
+    fn test_connection<'a>(
+        &'a self,
+        http: &'a Http,
+        account: &'a AccountConfig,
+    ) -> BoxFuture<'a, Result<String, ProviderError>> {
+        Box::pin(async move {
+            let api = Api::of(account)?;
+            let path = format!("inboxes/{}", wire::segment(api.inbox_id));
+            let answer = wire::call(api.request(http, reqwest::Method::GET, &path)).await?;
+            if !answer.is_success() {
+                return Err(error(&answer));
+            }
+            let name = wire::text_at(&answer.json, "/name").unwrap_or_else(|| format!("#{}", api.inbox_id));
+            let channel = wire::text_at(&answer.json, "/channel_type").unwrap_or_else(|| "unknown channel".to_owned());
+            Ok(format!("inbox {name} ({channel})"))
+        })
     }
-    fn fetch_media<'a>(&'a self, _h: &'a Http, _a: &'a AccountConfig, _m: &'a MediaRef) -> BoxFuture<'a, Result<FetchedMedia, ProviderError>> {
-        Box::pin(async { Err(ProviderError::misconfigured("unfinished")) })
+
+    fn fetch_media<'a>(
+        &'a self,
+        _http: &'a Http,
+        account: &'a AccountConfig,
+        media: &'a MediaRef,
+    ) -> BoxFuture<'a, Result<FetchedMedia, ProviderError>> {
+        Box::pin(async move {
+            let api = Api::of(account)?;
+            let url = media.url.as_deref().ok_or_else(|| ProviderError::misconfigured("the attachment has no URL"))?;
+            let mut url = url::Url::parse(url)
+                .map_err(|_| ProviderError::new(FailureKind::Permanent, None, "the attachment URL is not valid"))?;
+            // `data_url` is an ActiveStorage URL on the Chatwoot host that redirects to the storage service. The token
+            // is a custom header, which an HTTP client keeps across redirects (only Authorization and cookies are
+            // dropped), so redirects are followed here: the token goes to the Chatwoot host only.
+            crate::init_crypto();
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .timeout(std::time::Duration::from_secs(120))
+                .build()
+                .map_err(|_| ProviderError::transient("could not prepare the download"))?;
+            let chatwoot = wire::origin(&account.base_url);
+            for _ in 0..=MAX_REDIRECTS {
+                let mut request = client.get(url.clone());
+                if chatwoot.is_some() && wire::origin(url.as_str()) == chatwoot {
+                    request = request.header("api_access_token", api.token);
+                }
+                let response = request.send().await.map_err(|e| transport_error(&e))?;
+                let status = response.status();
+                if status.is_redirection() {
+                    let next = response
+                        .headers()
+                        .get(reqwest::header::LOCATION)
+                        .and_then(|l| l.to_str().ok())
+                        .and_then(|l| url.join(l).ok())
+                        .ok_or_else(|| {
+                            ProviderError::new(FailureKind::Permanent, None, "Chatwoot redirected without a location")
+                        })?;
+                    url = next;
+                    continue;
+                }
+                if !status.is_success() {
+                    let code = status.as_u16();
+                    let kind = if code == 404 { FailureKind::Permanent } else { classify_status(code) };
+                    return Err(ProviderError::new(kind, Some(code.to_string()), format!("attachment: HTTP {code}")));
+                }
+                let mime = response
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned())
+                    .filter(|v| !v.is_empty())
+                    .or_else(|| media.mime.clone())
+                    .unwrap_or_else(|| "application/octet-stream".to_owned());
+                let bytes = read_limited(response, MAX_MEDIA_BYTES).await?;
+                return Ok(FetchedMedia { bytes, mime });
+            }
+            Err(ProviderError::new(FailureKind::Permanent, None, "too many redirects downloading the attachment"))
+        })
+    }
+}
+
+/// The account's Application API: `{base}/api/v1/accounts/{account_id}`, its token and our inbox.
+struct Api<'a> {
+    root: String,
+    token: &'a str,
+    inbox_id: &'a str,
+}
+
+impl<'a> Api<'a> {
+    fn of(account: &'a AccountConfig) -> Result<Self, ProviderError> {
+        let token = account.credentials.get("api_access_token")?;
+        let account_id = account.credentials.get("account_id")?;
+        let inbox_id = account.credentials.get("inbox_id")?;
+        let root = format!("{}/api/v1/accounts/{}", account.base_url.trim_end_matches('/'), wire::segment(account_id));
+        Ok(Self { root, token, inbox_id })
+    }
+
+    fn request(&self, http: &Http, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        http.client()
+            .request(method, format!("{}/{path}", self.root))
+            .header("api_access_token", self.token)
+            .header(reqwest::header::ACCEPT, "application/json")
+    }
+
+    fn post(&self, http: &Http, path: &str, body: &Value) -> reqwest::RequestBuilder {
+        self.request(http, reqwest::Method::POST, path)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(wire::json_bytes(body))
+    }
+
+    /// The inbox id as Chatwoot's JSON has it (a number), or as typed if it is not one.
+    fn inbox_json(&self) -> Value {
+        id_json(self.inbox_id)
+    }
+}
+
+/// An id as a JSON number when it is one (Chatwoot's ids are integers), else as a string.
+fn id_json(id: &str) -> Value {
+    id.trim().parse::<i64>().map_or_else(|_| Value::String(id.to_owned()), Value::from)
+}
+
+/// A message body: JSON, or multipart when it carries a file.
+enum Payload {
+    Json(Value),
+    Multipart { boundary: String, body: Vec<u8> },
+}
+
+fn payload(message: &Outgoing) -> Result<Payload, ProviderError> {
+    let mut body = match &message.content {
+        Content::Text { body, .. } => json!({"content": body, "message_type": "outgoing", "private": false}),
+        Content::Template { name, language, variables } => {
+            // Chatwoot's "legacy" flat parameters ({"1": …}), which its template processor still reads; the
+            // content is what its UI shows for the message, as we do not have the template's text.
+            let processed: serde_json::Map<String, Value> =
+                variables.iter().enumerate().map(|(i, v)| ((i + 1).to_string(), Value::String(v.clone()))).collect();
+            let content = if variables.is_empty() {
+                format!("[template {name}]")
+            } else {
+                format!("[template {name}] {}", variables.join(" · "))
+            };
+            json!({
+                "content": content,
+                "message_type": "outgoing",
+                "private": false,
+                "template_params": {"name": name, "language": language, "processed_params": processed},
+            })
+        }
+        Content::Media { source: MediaSource::Upload { bytes, mime, filename }, caption, filename: name, .. } => {
+            let name = name.as_deref().unwrap_or(filename);
+            return Ok(multipart(caption.as_deref().unwrap_or_default(), bytes, mime, name));
+        }
+        Content::Media { source: MediaSource::Url(_), .. } => {
+            return Err(ProviderError::misconfigured(
+                "Chatwoot takes attachments as uploaded files, not URLs: upload the file instead",
+            ));
+        }
+        Content::Buttons { .. } | Content::List { .. } => {
+            return Err(ProviderError::misconfigured(
+                "Chatwoot cannot send interactive messages (buttons, lists) through this connector",
+            ));
+        }
+    };
+    // Quoting by Chatwoot message id, the id we store for Chatwoot messages.
+    if let Some(reply_to) = message.reply_to.as_deref().and_then(|r| r.trim().parse::<i64>().ok()) {
+        body["content_attributes"] = json!({"in_reply_to": reply_to});
+    }
+    Ok(Payload::Json(body))
+}
+
+/// A `multipart/form-data` message with one attachment (`attachments[]`), built by hand because the HTTP client
+/// is compiled without multipart support.
+fn multipart(caption: &str, bytes: &[u8], mime: &str, filename: &str) -> Payload {
+    let boundary = format!("conversure-{:032x}", rand::random::<u128>());
+    // Header values must stay on one line and inside their quotes.
+    let clean = |text: &str| text.chars().filter(|c| !c.is_control()).collect::<String>().replace('"', "%22");
+    let mut body = Vec::with_capacity(bytes.len() + 512);
+    for (name, value) in [("content", caption), ("message_type", "outgoing"), ("private", "false")] {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"attachments[]\"; filename=\"{}\"\r\nContent-Type: {}\r\n\r\n",
+            clean(filename),
+            clean(mime)
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    Payload::Multipart { boundary, body }
+}
+
+/// A conversation in our inbox for a recipient known by phone: the contact's open one, or a new one.
+async fn open_conversation(http: &Http, api: &Api<'_>, to: &Recipient) -> Result<String, ProviderError> {
+    let phone = to.phone.as_ref().ok_or_else(|| {
+        ProviderError::new(
+            FailureKind::InvalidRecipient,
+            None,
+            "sending through Chatwoot needs the customer's phone number or Chatwoot conversation",
+        )
+    })?;
+    let (contact_id, source_id) = match find_contact(http, api, phone).await? {
+        Some(found) => found,
+        None => create_contact(http, api, phone).await?,
+    };
+    // Reusing an open conversation keeps one thread per customer, and keeps a retried send (after a failure past this
+    // point) from opening a second conversation.
+    if let Some(existing) = existing_conversation(http, api, &contact_id).await? {
+        return Ok(existing);
+    }
+    // For WhatsApp inboxes Chatwoot's own source id is the number's digits (its ContactInboxBuilder does the same),
+    // used when the contact's answers did not include one for our inbox.
+    let source_id = source_id.unwrap_or_else(|| phone.digits().to_owned());
+    let body = json!({"source_id": source_id, "inbox_id": api.inbox_json(), "contact_id": id_json(&contact_id)});
+    let answer = wire::call(api.post(http, "conversations", &body)).await?;
+    if !answer.is_success() {
+        return Err(error(&answer));
+    }
+    wire::text_at(&answer.json, "/id").ok_or_else(|| {
+        ProviderError::new(FailureKind::Permanent, None, "Chatwoot created the conversation but returned no id")
+    })
+}
+
+/// The contact with exactly this number (the search also matches partial numbers and names) and its source id in our
+/// inbox, if it has one.
+async fn find_contact(
+    http: &Http,
+    api: &Api<'_>,
+    phone: &Phone,
+) -> Result<Option<(String, Option<String>)>, ProviderError> {
+    let mut url = String::from("contacts/search?");
+    url.push_str(&url::form_urlencoded::Serializer::new(String::new()).append_pair("q", phone.as_str()).finish());
+    let answer = wire::call(api.request(http, reqwest::Method::GET, &url)).await?;
+    if !answer.is_success() {
+        return Err(error(&answer));
+    }
+    let contacts = answer.json.get("payload").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let found = contacts.iter().find(|c| {
+        c.get("phone_number").and_then(Value::as_str).and_then(|p| Phone::parse(p).ok()).as_ref() == Some(phone)
+    });
+    Ok(found.and_then(|contact| {
+        let id = wire::text_at(contact, "/id")?;
+        Some((id, source_id_in(contact, api.inbox_id)))
+    }))
+}
+
+async fn create_contact(http: &Http, api: &Api<'_>, phone: &Phone) -> Result<(String, Option<String>), ProviderError> {
+    // The number is the only name we know; Chatwoot replaces it when the customer writes with a profile name.
+    let body = json!({"inbox_id": api.inbox_json(), "name": phone.as_str(), "phone_number": phone.as_str()});
+    let answer = wire::call(api.post(http, "contacts", &body)).await?;
+    if !answer.is_success() {
+        return Err(error(&answer));
+    }
+    // `{"payload": {"contact": {…}, "contact_inbox": {…}}}` in current releases, `{"payload": {…contact}}` in older.
+    let payload = answer.json.get("payload").unwrap_or(&answer.json);
+    let contact = payload.get("contact").unwrap_or(payload);
+    let id = wire::text_at(contact, "/id").ok_or_else(|| {
+        ProviderError::new(FailureKind::Permanent, None, "Chatwoot created the contact but returned no id")
+    })?;
+    let source_id = wire::text_at(payload, "/contact_inbox/source_id").or_else(|| source_id_in(contact, api.inbox_id));
+    Ok((id, source_id))
+}
+
+/// The contact's source id in our inbox, from its `contact_inboxes` list.
+fn source_id_in(contact: &Value, inbox_id: &str) -> Option<String> {
+    contact.get("contact_inboxes")?.as_array()?.iter().find_map(|ci| {
+        let inbox = wire::text_at(ci, "/inbox/id").or_else(|| wire::text_at(ci, "/inbox_id"))?;
+        (inbox == inbox_id.trim()).then(|| wire::text_at(ci, "/source_id")).flatten()
+    })
+}
+
+/// The contact's newest conversation in our inbox that is not resolved. Only an authentication failure is an
+/// error: without this lookup a new conversation still works.
+async fn existing_conversation(http: &Http, api: &Api<'_>, contact_id: &str) -> Result<Option<String>, ProviderError> {
+    let path = format!("contacts/{}/conversations", wire::segment(contact_id));
+    let answer = wire::call(api.request(http, reqwest::Method::GET, &path)).await?;
+    if matches!(answer.status, 401 | 403) {
+        return Err(error(&answer));
+    }
+    if !answer.is_success() {
+        return Ok(None);
+    }
+    let conversations = answer.json.get("payload").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    Ok(conversations
+        .iter()
+        .filter(|c| wire::text_at(c, "/inbox_id").as_deref() == Some(api.inbox_id.trim()))
+        .filter(|c| c.get("status").and_then(Value::as_str) != Some("resolved"))
+        .filter_map(|c| c.get("id").and_then(wire::int))
+        .max()
+        .map(|id| id.to_string()))
+}
+
+/// A failed API call.
+fn error(answer: &Answer) -> ProviderError {
+    let text = wire::error_text(&answer.json);
+    let (kind, message) = match answer.status {
+        404 => (FailureKind::Misconfigured, "Chatwoot: account, inbox or conversation not found".to_owned()),
+        422 => (FailureKind::Permanent, text.unwrap_or_else(|| "Chatwoot refused the request (422)".to_owned())),
+        status => (classify_status(status), text.unwrap_or_else(|| format!("Chatwoot answered HTTP {status}"))),
+    };
+    let mut error = ProviderError::new(kind, Some(answer.status.to_string()), message);
+    error.retry_after = answer.retry_after;
+    error
+}
+
+/// `message_type` as a string (top level) or Chatwoot's integer enum (inside nested objects).
+fn message_type(value: Option<&Value>) -> Option<&'static str> {
+    match value? {
+        Value::String(s) => match s.as_str() {
+            "incoming" => Some("incoming"),
+            "outgoing" => Some("outgoing"),
+            "activity" => Some("activity"),
+            "template" => Some("template"),
+            _ => None,
+        },
+        Value::Number(n) => match n.as_i64()? {
+            0 => Some("incoming"),
+            1 => Some("outgoing"),
+            2 => Some("activity"),
+            3 => Some("template"),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn message_event(event: &str, body: &Value) -> Event {
+    if body.get("private").and_then(Value::as_bool) == Some(true) {
+        return Event::Other { kind: "note".into() };
+    }
+    let incoming = match message_type(body.get("message_type")) {
+        Some("incoming") => true,
+        Some("outgoing" | "template") => false,
+        Some("activity") => return Event::Other { kind: "activity".into() },
+        _ => return Event::Other { kind: event.to_owned() },
+    };
+    let Some(id) = wire::text_at(body, "/id") else {
+        return Event::Other { kind: event.to_owned() };
+    };
+    let conversation = body.get("conversation").unwrap_or(&Value::Null);
+    // The customer: the sender of an incoming message, the conversation's contact for our own.
+    let person = if incoming { body.get("sender") } else { conversation.pointer("/meta/sender") }
+        .filter(|p| p.is_object())
+        .unwrap_or(&Value::Null);
+    let contact_inbox = conversation.get("contact_inbox").unwrap_or(&Value::Null);
+    // For WhatsApp inboxes the contact-inbox source id is the customer's WhatsApp id (digits); other channels use
+    // their own ids (a UUID for the web widget).
+    let wa_id =
+        wire::text_at(contact_inbox, "/source_id").filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+    let phone = wire::text_at(person, "/phone_number")
+        .and_then(|p| Phone::parse(&p).ok())
+        .or_else(|| wa_id.as_deref().and_then(|w| Phone::parse(w).ok()));
+    let contact = ContactRef {
+        phone,
+        wa_id,
+        provider_contact_id: wire::text_at(person, "/id").or_else(|| wire::text_at(contact_inbox, "/contact_id")),
+        name: wire::text_at(person, "/name"),
+        // The conversation's display id, the one the API's paths take.
+        thread: wire::text_at(conversation, "/id"),
+        ..ContactRef::default()
+    };
+    let text = wire::text_at(body, "/content");
+    let mut message = InboundMessage {
+        id,
+        contact,
+        timestamp_ms: body.get("created_at").and_then(wire::timestamp_ms).unwrap_or_else(wire::now_ms),
+        kind: if text.is_some() { MessageKind::Text } else { MessageKind::Unsupported },
+        text,
+        media: None,
+        location: None,
+        reaction: None,
+        reply: None,
+        context_id: wire::text_at(body, "/content_attributes/in_reply_to"),
+    };
+    // One attachment per message is what WhatsApp carries; Chatwoot's list may hold more from other channels, and
+    // only the first is kept.
+    if let Some(attachment) = body.pointer("/attachments/0").filter(|a| a.is_object()) {
+        read_attachment(&mut message, attachment);
+    }
+    if incoming { Event::Message(message) } else { Event::Echo(message) }
+}
+
+fn read_attachment(message: &mut InboundMessage, attachment: &Value) {
+    let file_type = attachment.get("file_type").and_then(Value::as_str).unwrap_or("file");
+    if file_type == "location" {
+        let lat = attachment.get("coordinates_lat").and_then(wire::float);
+        let lon = attachment.get("coordinates_long").and_then(wire::float);
+        if let Some((latitude, longitude)) = lat.zip(lon) {
+            message.kind = MessageKind::Location;
+            let name = wire::text_at(attachment, "/fallback_title");
+            message.location = Some(Location { latitude, longitude, name, address: None });
+        }
+        return;
+    }
+    let kind = match file_type {
+        "image" => MediaKind::Image,
+        "audio" => MediaKind::Audio,
+        "video" => MediaKind::Video,
+        "file" => MediaKind::Document,
+        // contact cards, fallbacks, shares and other non-files.
+        _ => return,
+    };
+    let Some(url) = wire::text_at(attachment, "/data_url") else {
+        return;
+    };
+    message.kind = MessageKind::from_media(kind);
+    message.media = Some(MediaRef {
+        id: wire::text_at(attachment, "/id"),
+        mime: wire::mime_from_name(&url).map(str::to_owned),
+        url: Some(url),
+        ..MediaRef::default()
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wire::mock;
+    use super::*;
+
+    fn account(base: &str) -> AccountConfig {
+        mock::account(
+            ProviderKind::Chatwoot,
+            base,
+            &[("api_access_token", "cw-token"), ("account_id", "3"), ("inbox_id", "58")],
+        )
+    }
+
+    fn one(body: &str) -> Event {
+        let request =
+            WebhookRequest { method: "POST", url: "https://x/hook", query: "", headers: &[], body: body.as_bytes() };
+        let mut events = Chatwoot.parse(&account("http://unused"), &request).unwrap();
+        assert_eq!(events.len(), 1);
+        events.remove(0)
+    }
+
+    const WIDGET: &str =
+        include_str!("../../tests/fixtures/providers/chatwoot/webhook_message_created_captured_webwidget.json");
+    const API_DOCS: &str =
+        include_str!("../../tests/fixtures/providers/chatwoot/webhook_message_created_api_channel_docs_2020.json");
+
+    #[test]
+    fn incoming_message_from_the_web_widget_capture() {
+        let Event::Message(m) = one(WIDGET) else { panic!("not a message") };
+        assert_eq!(m.id, "77287");
+        assert_eq!(m.kind, MessageKind::Text);
+        assert_eq!(m.text.as_deref(), Some("hola desde el body 🫡 "));
+        assert_eq!(m.contact.provider_contact_id.as_deref(), Some("52870"));
+        assert_eq!(m.contact.name.as_deref(), Some("solitary-forest-213"));
+        assert_eq!(m.contact.thread.as_deref(), Some("13098"));
+        assert_eq!(m.contact.phone, None);
+        assert_eq!(m.contact.wa_id, None, "a web-widget source id is a UUID, not a WhatsApp id");
+        assert_eq!(m.timestamp_ms, 1_752_161_782_262);
+        assert_eq!(m.context_id, None);
+    }
+
+    #[test]
+    fn incoming_message_from_the_api_channel_docs() {
+        let Event::Message(m) = one(API_DOCS) else { panic!("not a message") };
+        assert_eq!(m.id, "0");
+        assert_eq!(m.text.as_deref(), Some("This is a incoming message from API Channel"));
+        assert_eq!(m.contact.name.as_deref(), Some("contact-name"));
+        assert_eq!(m.contact.thread.as_deref(), Some("0"));
+        assert_eq!(m.timestamp_ms, 1_598_802_184_000);
+    }
+
+    #[test]
+    fn whatsapp_shaped_messages_echoes_notes_and_other_events() {
+        let mut body: Value = serde_json::from_str(WIDGET).unwrap();
+        body["sender"]["phone_number"] = json!("+5511900000001");
+        body["conversation"]["contact_inbox"]["source_id"] = json!("5511900000001");
+        body["content_attributes"]["in_reply_to"] = json!(77001);
+        body["attachments"] = json!([{"id": 9, "file_type": "image", "data_url": "https://cw.example.com/rails/active_storage/blobs/redirect/x/photo.jpg"}]);
+        body["created_at"] = json!(1_752_161_782);
+        let Event::Message(m) = one(&body.to_string()) else { panic!() };
+        assert_eq!(m.contact.phone.as_ref().map(Phone::as_str), Some("+5511900000001"));
+        assert_eq!(m.contact.wa_id.as_deref(), Some("5511900000001"));
+        assert_eq!(m.context_id.as_deref(), Some("77001"));
+        assert_eq!(m.kind, MessageKind::Image);
+        assert_eq!(m.text.as_deref(), Some("hola desde el body 🫡 "), "the content is the caption");
+        let media = m.media.unwrap();
+        assert_eq!((media.id.as_deref(), media.mime.as_deref()), (Some("9"), Some("image/jpeg")));
+        assert_eq!(m.timestamp_ms, 1_752_161_782_000);
+
+        // An agent's reply: the customer is the conversation's contact.
+        body["message_type"] = json!("outgoing");
+        body["sender"] = json!({"id": 1, "name": "Agent", "type": "user"});
+        body["conversation"]["meta"]["sender"] = json!({"id": 52870, "name": "Ana", "phone_number": "+5511900000001"});
+        let Event::Echo(echo) = one(&body.to_string()) else { panic!() };
+        assert_eq!(echo.contact.name.as_deref(), Some("Ana"));
+        assert_eq!(echo.contact.provider_contact_id.as_deref(), Some("52870"));
+        body["message_type"] = json!(3);
+        assert!(matches!(one(&body.to_string()), Event::Echo(_)), "integer message_type");
+        body["message_type"] = json!(2);
+        assert_eq!(one(&body.to_string()), Event::Other { kind: "activity".into() });
+        body["message_type"] = json!("outgoing");
+        body["private"] = json!(true);
+        assert_eq!(one(&body.to_string()), Event::Other { kind: "note".into() });
+
+        for event in ["conversation_created", "conversation_status_changed", "contact_updated", "webwidget_triggered"] {
+            let body = json!({"event": event, "id": 1, "changed_attributes": null});
+            assert_eq!(one(&body.to_string()), Event::Other { kind: event.into() });
+        }
+        let request = |body: &'static str| WebhookRequest {
+            method: "POST",
+            url: "https://x",
+            query: "",
+            headers: &[],
+            body: body.as_bytes(),
+        };
+        assert!(Chatwoot.parse(&account("http://unused"), &request("<html>")).is_err());
+        assert!(Chatwoot.parse(&account("http://unused"), &request("{\"id\": 1}")).is_err());
+    }
+
+    #[test]
+    fn verify_requires_the_secret() {
+        let account = account("http://unused");
+        let headers = [("x-conversure-secret".to_owned(), "s3cret".to_owned())];
+        let ok = WebhookRequest { method: "POST", url: "https://x", query: "", headers: &headers, body: b"{}" };
+        assert_eq!(Chatwoot.verify(&account, &ok), Ok(()));
+        let signed_only = [("x-chatwoot-signature".to_owned(), "sha256=00".to_owned())];
+        let request =
+            WebhookRequest { method: "POST", url: "https://x", query: "", headers: &signed_only, body: b"{}" };
+        assert_eq!(Chatwoot.verify(&account, &request), Err(VerifyError::Missing));
+    }
+
+    const ROOT: &str = "/api/v1/accounts/3";
+
+    fn outgoing(thread: Option<&str>, content: Content) -> Outgoing {
+        Outgoing {
+            to: Recipient {
+                phone: Some(Phone::parse("+5511900000001").unwrap()),
+                thread: thread.map(str::to_owned),
+                ..Recipient::default()
+            },
+            content,
+            client_ref: "cvm-1".into(),
+            reply_to: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn send_into_a_known_conversation() {
+        let server = mock::serve(&[(
+            "POST",
+            "/api/v1/accounts/3/conversations/13098/messages",
+            200,
+            r#"{"id": 77300, "content": "hi"}"#,
+        )])
+        .await;
+        let account = account(&server.base);
+        let text = Content::Text { body: "Hello, how can I help you?".into(), preview_url: false };
+        let sent = Chatwoot.send(&Http::new(), &account, &outgoing(Some("13098"), text)).await.unwrap();
+        assert_eq!(sent, Sent { provider_message_id: "77300".into(), wa_id: None, thread: Some("13098".into()) });
+        let template = Content::Template {
+            name: "purchase_receipt".into(),
+            language: "en_US".into(),
+            variables: vec!["Visa".into(), "Nike".into()],
+        };
+        Chatwoot.send(&Http::new(), &account, &outgoing(Some("13098"), template)).await.unwrap();
+
+        let seen = server.seen();
+        assert_eq!(seen[0].header("api_access_token"), Some("cw-token"));
+        assert_eq!(seen[0].header("content-type"), Some("application/json"));
+        let fixture: Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/providers/chatwoot/api_message_create_request.json"
+        ))
+        .unwrap();
+        let body = seen[0].json();
+        for field in ["content", "message_type", "private"] {
+            assert_eq!(body[field].is_null(), fixture[field].is_null(), "{field}");
+        }
+        assert_eq!(
+            body,
+            json!({"content": "Hello, how can I help you?", "message_type": "outgoing", "private": false})
+        );
+        let template = seen[1].json();
+        assert_eq!(
+            template["template_params"],
+            json!({"name": "purchase_receipt", "language": "en_US", "processed_params": {"1": "Visa", "2": "Nike"}})
+        );
+        assert_eq!(template["message_type"], "outgoing");
+        assert!(template["content"].as_str().unwrap().contains("purchase_receipt"));
+    }
+
+    #[tokio::test]
+    async fn send_without_a_conversation_creates_contact_and_conversation() {
+        let server = mock::serve(&[
+            ("GET", "/api/v1/accounts/3/contacts/search", 200, r#"{"meta": {"count": 1}, "payload": [{"id": 7, "phone_number": "+551190000000155"}]}"#),
+            (
+                "POST",
+                "/api/v1/accounts/3/contacts",
+                200,
+                r#"{"payload": {"contact": {"id": 52871, "phone_number": "+5511900000001"}, "contact_inbox": {"inbox": {"id": 58}, "source_id": "5511900000001"}}}"#,
+            ),
+            ("POST", "/api/v1/accounts/3/conversations", 200, r#"{"id": 13100, "account_id": 3, "inbox_id": 58}"#),
+            ("POST", "/api/v1/accounts/3/conversations/13100/messages", 200, r#"{"id": 77400}"#),
+        ])
+        .await;
+        let account = account(&server.base);
+        let text = Content::Text { body: "Olá".into(), preview_url: false };
+        let sent = Chatwoot.send(&Http::new(), &account, &outgoing(None, text)).await.unwrap();
+        assert_eq!(sent, Sent { provider_message_id: "77400".into(), wa_id: None, thread: Some("13100".into()) });
+
+        let seen = server.seen();
+        let paths: Vec<(&str, &str)> = seen.iter().map(|s| (s.method.as_str(), s.path.as_str())).collect();
+        assert_eq!(
+            paths,
+            [
+                ("GET", "/api/v1/accounts/3/contacts/search"),
+                ("POST", "/api/v1/accounts/3/contacts"),
+                ("GET", "/api/v1/accounts/3/contacts/52871/conversations"),
+                ("POST", "/api/v1/accounts/3/conversations"),
+                ("POST", "/api/v1/accounts/3/conversations/13100/messages"),
+            ]
+        );
+        assert_eq!(seen[0].query, "q=%2B5511900000001");
+        // The search found a longer number only: not our contact.
+        let contact = seen[1].json();
+        assert_eq!(contact, json!({"inbox_id": 58, "name": "+5511900000001", "phone_number": "+5511900000001"}));
+        let conversation = seen[3].json();
+        assert_eq!(conversation, json!({"source_id": "5511900000001", "inbox_id": 58, "contact_id": 52871}));
+        let fixture: Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/providers/chatwoot/api_conversation_create_request.json"
+        ))
+        .unwrap();
+        for field in ["source_id", "inbox_id", "contact_id"] {
+            assert!(fixture.get(field).is_some(), "{field}");
+        }
+        assert_eq!(seen[4].json()["content"], "Olá");
+        assert!(seen.iter().all(|s| s.header("api_access_token") == Some("cw-token")));
+    }
+
+    #[tokio::test]
+    async fn send_reuses_the_contacts_open_conversation() {
+        let server = mock::serve(&[
+            (
+                "GET",
+                "/api/v1/accounts/3/contacts/search",
+                200,
+                r#"{"payload": [{"id": 52870, "phone_number": "+5511900000001", "contact_inboxes": [{"source_id": "5511900000001", "inbox": {"id": 58}}]}]}"#,
+            ),
+            (
+                "GET",
+                "/api/v1/accounts/3/contacts/52870/conversations",
+                200,
+                r#"{"payload": [{"id": 10, "inbox_id": 58, "status": "resolved"}, {"id": 12, "inbox_id": 58, "status": "open"}, {"id": 15, "inbox_id": 4, "status": "open"}]}"#,
+            ),
+            ("POST", "/api/v1/accounts/3/conversations/12/messages", 200, r#"{"id": 5}"#),
+        ])
+        .await;
+        let upload = Content::Media {
+            kind: MediaKind::Document,
+            source: MediaSource::Upload {
+                bytes: b"%PDF".to_vec(),
+                mime: "application/pdf".into(),
+                filename: "a.pdf".into(),
+            },
+            caption: Some("Your invoice".into()),
+            filename: None,
+        };
+        let sent = Chatwoot.send(&Http::new(), &account(&server.base), &outgoing(None, upload)).await.unwrap();
+        assert_eq!((sent.provider_message_id.as_str(), sent.thread.as_deref()), ("5", Some("12")));
+        let seen = server.seen();
+        let message = seen.last().unwrap();
+        let content_type = message.header("content-type").unwrap();
+        assert!(content_type.starts_with("multipart/form-data; boundary="));
+        let body = String::from_utf8_lossy(&message.body);
+        assert!(
+            body.contains(
+                "name=\"attachments[]\"; filename=\"a.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF\r\n"
+            )
+        );
+        assert!(body.contains("name=\"content\"\r\n\r\nYour invoice\r\n"));
+        assert!(body.contains("name=\"message_type\"\r\n\r\noutgoing\r\n"));
+    }
+
+    #[tokio::test]
+    async fn errors_and_refusals() {
+        let text = Content::Text { body: "hi".into(), preview_url: false };
+        for (status, body, kind) in [
+            (401, r#"{"errors": ["You need to sign in or sign up before continuing."]}"#, FailureKind::Unauthorized),
+            (404, r#"{"error": "Resource could not be found"}"#, FailureKind::Misconfigured),
+            (422, r#"{"message": "Content can't be blank"}"#, FailureKind::Permanent),
+            (429, "{}", FailureKind::RateLimited),
+            (502, "bad gateway", FailureKind::Transient),
+        ] {
+            let server = mock::serve(&[("POST", "/api/v1/accounts/3/conversations/1/messages", status, body)]).await;
+            let error = Chatwoot
+                .send(&Http::new(), &account(&server.base), &outgoing(Some("1"), text.clone()))
+                .await
+                .unwrap_err();
+            assert_eq!(error.kind, kind, "{status}");
+            assert_eq!(error.code.as_deref(), Some(status.to_string().as_str()));
+            assert!(!error.message.contains("cw-token"));
+            if status == 422 {
+                assert_eq!(error.message, "Content can't be blank");
+            }
+        }
+        let server = mock::serve(&[]).await;
+        let account = account(&server.base);
+        let by_url = Content::Media {
+            kind: MediaKind::Image,
+            source: MediaSource::Url("https://x/a.png".into()),
+            caption: None,
+            filename: None,
+        };
+        assert_eq!(
+            Chatwoot.send(&Http::new(), &account, &outgoing(None, by_url)).await.unwrap_err().kind,
+            FailureKind::Misconfigured
+        );
+        let nobody = Outgoing { to: Recipient::default(), ..outgoing(None, text) };
+        assert_eq!(
+            Chatwoot.send(&Http::new(), &account, &nobody).await.unwrap_err().kind,
+            FailureKind::InvalidRecipient
+        );
+        let error = Chatwoot.mark_read(&Http::new(), &account, "1", &Recipient::default()).await.unwrap_err();
+        assert_eq!(error.kind, FailureKind::Misconfigured);
+        assert!(server.seen().is_empty(), "refused before any request");
+    }
+
+    #[tokio::test]
+    async fn mark_read_test_connection_and_attachments() {
+        let server = mock::serve(&[
+            ("POST", "/api/v1/accounts/3/conversations/13098/update_last_seen", 200, "{}"),
+            (
+                "GET",
+                "/api/v1/accounts/3/inboxes/58",
+                200,
+                r#"{"id": 58, "name": "WhatsApp Sales", "channel_type": "Channel::Whatsapp"}"#,
+            ),
+            ("GET", "/files/photo.jpg", 200, "JPEG"),
+        ])
+        .await;
+        let account = account(&server.base);
+        let from = Recipient { thread: Some("13098".into()), ..Recipient::default() };
+        Chatwoot.mark_read(&Http::new(), &account, "77287", &from).await.unwrap();
+        assert_eq!(
+            Chatwoot.test_connection(&Http::new(), &account).await.unwrap(),
+            "inbox WhatsApp Sales (Channel::Whatsapp)"
+        );
+        let media = MediaRef { url: Some(format!("{}/files/photo.jpg", server.base)), ..MediaRef::default() };
+        let fetched = Chatwoot.fetch_media(&Http::new(), &account, &media).await.unwrap();
+        assert_eq!(fetched.bytes, b"JPEG");
+        let seen = server.seen();
+        assert_eq!(seen[0].method, "POST");
+        assert!(seen.iter().all(|s| s.header("api_access_token") == Some("cw-token")));
+
+        // Another host gets no token.
+        let storage = mock::serve(&[("GET", "/blob", 200, "DATA")]).await;
+        let media = MediaRef { url: Some(format!("{}/blob", storage.base)), ..MediaRef::default() };
+        assert_eq!(Chatwoot.fetch_media(&Http::new(), &account, &media).await.unwrap().bytes, b"DATA");
+        assert_eq!(storage.seen()[0].header("api_access_token"), None);
     }
 }

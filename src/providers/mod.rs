@@ -11,7 +11,9 @@ pub mod dialog360;
 pub mod evolution;
 mod http;
 pub mod meta;
+mod meta_codec;
 pub mod twilio;
+mod wire;
 
 use std::collections::BTreeMap;
 use std::future::Future;

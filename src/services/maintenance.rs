@@ -1,5 +1,5 @@
-//! Built-in schedules: clean-ups and SQLite upkeep. (The daily quota reset and warm-up arrive with the WhatsApp
-//! numbers; backups, update checks and license re-checks with their issues.)
+//! Built-in schedules: clean-ups, SQLite upkeep, and the WhatsApp numbers' daily quota reset with the warm-up
+//! advanced. (Backups, update checks and license re-checks arrive with their issues.)
 
 use crate::jobs::cron::{Schedule, Schedules};
 use crate::store::{Db, maintenance, now_millis};
@@ -28,7 +28,7 @@ pub fn schedules(db: &Db) -> Schedules {
             maintenance::optimize(&mut conn).await.map(str::to_owned).map_err(|e| e.to_string())
         }
     });
-    for schedule in [cleanup, upkeep] {
+    for schedule in [cleanup, upkeep, crate::services::whatsapp::quota::schedule(db)] {
         match schedule {
             Ok(schedule) => list.push(schedule),
             // The expressions above are constants covered by a test; a failure here is a programming error.
@@ -44,6 +44,6 @@ mod tests {
     async fn built_in_schedules_parse() {
         let dir = tempfile::tempdir().unwrap();
         let db = crate::store::Db::open(&crate::config::DatabaseUrl::Sqlite(dir.path().join("t.db"))).await.unwrap();
-        assert_eq!(super::schedules(&db).list().len(), 2);
+        assert_eq!(super::schedules(&db).list().len(), 3);
     }
 }

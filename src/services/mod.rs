@@ -17,6 +17,7 @@ pub mod session_workspace;
 pub mod settings;
 pub mod site;
 pub mod team;
+pub mod whatsapp;
 pub mod workspaces;
 
 use std::sync::{Arc, RwLock};
@@ -42,13 +43,24 @@ pub struct Services {
     pub settings: settings::SettingsService,
     pub session_workspace: session_workspace::SessionWorkspaceService,
     pub api_keys: api_keys::ApiKeyService,
+    pub numbers: whatsapp::numbers::NumberService,
+    pub ingest: whatsapp::ingest::IngestService,
+    pub outbound: Arc<whatsapp::outbound::OutboundService>,
+    pub conversations: whatsapp::conversations::ConversationService,
+    pub media: Arc<whatsapp::media::MediaService>,
 }
 
 impl Services {
     /// Builds the services over an opened, migrated database.
     pub async fn new(config: &Config, db: Db) -> Result<Arc<Self>, install::InstallError> {
         let security = Arc::new(security::SecurityService::new(config, db.clone()));
+        let whatsapp = whatsapp::Shared::new(config, db.clone());
         Ok(Arc::new(Self {
+            numbers: whatsapp::numbers::NumberService::new(whatsapp.clone()),
+            ingest: whatsapp::ingest::IngestService::new(whatsapp.clone()),
+            outbound: Arc::new(whatsapp::outbound::OutboundService::new(whatsapp.clone())),
+            conversations: whatsapp::conversations::ConversationService::new(whatsapp.clone()),
+            media: Arc::new(whatsapp::media::MediaService::new(whatsapp)),
             install: install::InstallService::init(config, db.clone()).await?,
             site: site::SiteService::new(db.clone()),
             health: health::HealthService::new(db.clone()),
@@ -119,6 +131,9 @@ impl Runtime {
         let schedules = maintenance::schedules(&services.db);
         let mut registry = crate::jobs::Registry::new();
         schedules.register(&mut registry);
+        services.outbound.register(&mut registry);
+        services.media.register(&mut registry);
+        registry.rates(whatsapp::outbound::rate_of);
         let workers =
             crate::jobs::runner::start(services.db.clone(), registry, crate::jobs::runner::Options::default());
         let (stop_cron, stopped) = tokio::sync::watch::channel(false);

@@ -11,11 +11,15 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod audit;
+pub mod contacts;
+pub mod conversations;
 mod conn;
 pub mod dashboard;
 mod error;
 pub mod jobs;
 pub mod maintenance;
+pub mod media;
+pub mod messages;
 pub mod migrate;
 mod postgres;
 pub mod probe;
@@ -24,6 +28,7 @@ pub mod sessions;
 pub mod settings;
 mod sqlite;
 pub mod stats;
+pub mod whatsapp_accounts;
 mod value;
 
 use std::sync::Arc;

@@ -6,6 +6,7 @@
 
 mod helpers;
 mod license_server;
+mod mock_providers;
 mod pg;
 mod smtp;
 
