@@ -646,8 +646,6 @@ mod tests {
         assert_eq!(Chatwoot.verify(&account, &request), Err(VerifyError::Missing));
     }
 
-    const ROOT: &str = "/api/v1/accounts/3";
-
     fn outgoing(thread: Option<&str>, content: Content) -> Outgoing {
         Outgoing {
             to: Recipient {

@@ -809,7 +809,7 @@ mod tests {
         ];
         for (status, body, kind) in answers {
             let server = mock::serve(&[("POST", "/message/sendText/inst-test", status, body)]).await;
-            let error = Evolution.send(&Http::new(), &account(&server.base), &text).await.unwrap_err();
+            let error = Evolution.send(&Http::new(), &self::account(&server.base), &text).await.unwrap_err();
             assert_eq!(error.kind, kind, "{status}");
             assert!(!error.message.contains("evo-key"));
         }

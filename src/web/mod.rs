@@ -13,6 +13,7 @@ mod pages;
 mod render;
 pub mod state;
 mod views;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::account::routes())
         .merge(pages::admin::routes())
         .merge(pages::owner::routes())
+        .merge(webhooks::routes())
         .fallback(|| async { AppError::NotFound })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // Layers wrap what was added before them: the gate runs inside the error renderer, so its 404s render too.

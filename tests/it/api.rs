@@ -20,24 +20,24 @@ use crate::wizard::{ADMIN_EMAIL, ADMIN_PASSWORD, finish_after_database, pass_req
 const MEMBER_PASSWORD: &str = "amber kettle lighthouse 77";
 
 /// An installed instance, a second handle on its database (for fixtures and checks), and an owner key.
-struct Api {
-    app: TestApp,
-    db: Db,
+pub(crate) struct Api {
+    pub(crate) app: TestApp,
+    pub(crate) db: Db,
     /// The first workspace ("Acme Support", made by the wizard).
-    workspace_id: i64,
-    owner_id: i64,
+    pub(crate) workspace_id: i64,
+    pub(crate) owner_id: i64,
     /// An admin-scope key the signed-in owner created: it may use the owner endpoints.
-    owner_key: String,
+    pub(crate) owner_key: String,
 }
 
 /// An answer: status, JSON body (`Null` when empty), and the `WWW-Authenticate` header.
-struct Answer {
-    status: u16,
-    body: Value,
-    challenge: Option<String>,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) body: Value,
+    pub(crate) challenge: Option<String>,
 }
 
-async fn installed(backend: Backend) -> Option<Api> {
+pub(crate) async fn installed(backend: Backend) -> Option<Api> {
     let app = spawn_app(backend).await?;
     pass_requirements(&app).await;
     let used = app
@@ -66,7 +66,7 @@ async fn installed(backend: Backend) -> Option<Api> {
 }
 
 impl Api {
-    async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> Answer {
+    pub(crate) async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> Answer {
         let mut request = self.app.client.request(method, self.app.url(path));
         if let Some(key) = key {
             request = request.bearer_auth(key);
@@ -82,24 +82,24 @@ impl Api {
         Answer { status, body, challenge }
     }
 
-    async fn get(&self, path: &str, key: &str) -> Answer {
+    pub(crate) async fn get(&self, path: &str, key: &str) -> Answer {
         self.call(Method::GET, path, Some(key), None).await
     }
 
-    async fn post(&self, path: &str, key: &str, body: Value) -> Answer {
+    pub(crate) async fn post(&self, path: &str, key: &str, body: Value) -> Answer {
         self.call(Method::POST, path, Some(key), Some(body)).await
     }
 
-    async fn patch(&self, path: &str, key: &str, body: Value) -> Answer {
+    pub(crate) async fn patch(&self, path: &str, key: &str, body: Value) -> Answer {
         self.call(Method::PATCH, path, Some(key), Some(body)).await
     }
 
-    async fn delete(&self, path: &str, key: &str) -> Answer {
+    pub(crate) async fn delete(&self, path: &str, key: &str) -> Answer {
         self.call(Method::DELETE, path, Some(key), None).await
     }
 
     /// A new key of the first workspace, made through the API with the owner key.
-    async fn key(&self, name: &str, scope: &str) -> String {
+    pub(crate) async fn key(&self, name: &str, scope: &str) -> String {
         let created = self.post("/api/v1/api-keys", &self.owner_key, json!({ "name": name, "scope": scope })).await;
         assert_eq!(created.status, 201, "{}", created.body);
         created.body["key"].as_str().unwrap().to_owned()
@@ -122,7 +122,7 @@ async fn cli_key(db: &Db, slug: &str, scope: &str) -> String {
 }
 
 /// The error body's code, and that it has the documented shape.
-fn code(answer: &Answer) -> &str {
+pub(crate) fn code(answer: &Answer) -> &str {
     let error = &answer.body["error"];
     assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "a message: {}", answer.body);
     assert!(error["request_id"].as_str().is_some_and(|r| !r.is_empty()), "a request id: {}", answer.body);
@@ -786,4 +786,11 @@ async fn the_cli_provisions_a_workspace_and_a_working_key_on(backend: Backend) {
     assert_eq!(owner_route.status(), 404);
     let _ = stop.send(());
     server.await.unwrap();
+}
+
+/// A new workspace (made as the CLI makes it) and an admin key of it: the outsider in tenant-isolation checks.
+pub(crate) async fn cli_key_for_new_workspace(api: &Api, slug: &str) -> String {
+    let new = NewWorkspace { name: format!("Outsider {slug}"), slug: slug.into(), ..NewWorkspace::default() };
+    WorkspaceService::new(api.db.clone()).create(&Owner::cli(), &new).await.unwrap();
+    cli_key(&api.db, slug, "admin").await
 }

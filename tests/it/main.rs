@@ -25,4 +25,5 @@ mod security;
 mod store_accounts;
 mod store_contract;
 mod web;
+mod whatsapp;
 mod wizard;

@@ -154,7 +154,7 @@ impl NumberService {
         let rows = whatsapp_accounts::list(&mut conn, actor.workspace_id).await?;
         let mut views = Vec::with_capacity(rows.len());
         for row in rows {
-            views.push(self.view(&mut conn, &row, &base).await?);
+            views.push(redact(actor, self.view(&mut conn, &row, &base).await?));
         }
         Ok(views)
     }
@@ -163,7 +163,7 @@ impl NumberService {
         let mut conn = self.shared.db().read().await?;
         let row = whatsapp_accounts::get(&mut conn, actor.workspace_id, id).await?.ok_or(WhatsAppError::NotFound)?;
         let base = self.shared.base_url(&mut conn).await?;
-        self.view(&mut conn, &row, &base).await
+        Ok(redact(actor, self.view(&mut conn, &row, &base).await?))
     }
 
     /// Connects a number. Needs [`Permission::ManageSettings`]; counts against the workspace's numbers limit.
@@ -414,6 +414,18 @@ impl NumberService {
             updated_at: row.updated_at,
         })
     }
+}
+
+/// Only those who manage the numbers see the webhook secrets: with one, anybody could post webhooks that look
+/// like the provider's.
+fn redact(actor: &Actor, mut view: NumberView) -> NumberView {
+    if actor.require(Permission::ManageSettings).is_err() {
+        if let Some(secret) = view.webhook_secret.take() {
+            view.webhook_url = view.webhook_url.replace(&format!("?secret={secret}"), "");
+        }
+        view.verify_token = None;
+    }
+    view
 }
 
 /// A workspace's time zone (`UTC` when it is gone).

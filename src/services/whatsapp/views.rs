@@ -1,9 +1,21 @@
 //! What the numbers pages and the API show about a connected number: never a secret credential, only whether it
 //! is set.
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::providers::{Capabilities, ProviderKind};
+
+/// Times serialize as RFC 3339 in UTC, like every time of the API.
+fn rfc3339<S: Serializer>(millis: &i64, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&jiff::Timestamp::from_millisecond(*millis).unwrap_or(jiff::Timestamp::UNIX_EPOCH))
+}
+
+fn opt_rfc3339<S: Serializer>(millis: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match millis {
+        Some(m) => rfc3339(m, s),
+        None => s.serialize_none(),
+    }
+}
 
 /// One credential field as shown: secret ones only say whether they are set.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -82,11 +94,15 @@ pub struct NumberView {
     pub capabilities: Vec<Capability>,
     pub quota: QuotaView,
     pub connection_state: Option<String>,
+    #[serde(serialize_with = "opt_rfc3339")]
     pub last_test_at: Option<i64>,
     pub last_test_ok: Option<bool>,
     pub last_test_detail: Option<String>,
+    #[serde(serialize_with = "opt_rfc3339")]
     pub last_webhook_at: Option<i64>,
+    #[serde(serialize_with = "rfc3339")]
     pub created_at: i64,
+    #[serde(serialize_with = "rfc3339")]
     pub updated_at: i64,
 }
 

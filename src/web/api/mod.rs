@@ -7,6 +7,8 @@ mod error;
 pub mod extract;
 mod jobs;
 mod keys;
+mod messages;
+mod numbers;
 pub mod openapi;
 mod users;
 mod views;
@@ -67,6 +69,13 @@ where
     Endpoint { verb, path, route: on(verb.filter(), handler) }
 }
 
+/// Raises an endpoint's body limit to what uploads need.
+fn upload(mut endpoint: Endpoint) -> Endpoint {
+    let limit = crate::services::whatsapp::media::MAX_UPLOAD + 64 * 1024;
+    endpoint.route = endpoint.route.layer(axum::extract::DefaultBodyLimit::max(limit));
+    endpoint
+}
+
 /// Every route of the API: the one list the router and the OpenAPI check are built from.
 fn endpoints() -> Vec<Endpoint> {
     use Verb::{Delete, Get, Patch, Post};
@@ -93,6 +102,21 @@ fn endpoints() -> Vec<Endpoint> {
         at(Get, "/api/v1/jobs/schedules", jobs::schedules),
         at(Post, "/api/v1/jobs/{id}/retry", jobs::retry),
         at(Delete, "/api/v1/jobs/{id}", jobs::discard),
+        at(Get, "/api/v1/whatsapp-accounts", numbers::list),
+        at(Post, "/api/v1/whatsapp-accounts", numbers::create),
+        at(Get, "/api/v1/whatsapp-accounts/{id}", numbers::show),
+        at(Patch, "/api/v1/whatsapp-accounts/{id}", numbers::update),
+        at(Delete, "/api/v1/whatsapp-accounts/{id}", numbers::remove),
+        at(Post, "/api/v1/whatsapp-accounts/{id}/test", numbers::test),
+        at(Get, "/api/v1/conversations", messages::list_conversations),
+        at(Get, "/api/v1/conversations/{id}", messages::show_conversation),
+        at(Get, "/api/v1/conversations/{id}/messages", messages::list_messages),
+        at(Post, "/api/v1/conversations/{id}/messages", messages::send_in_conversation),
+        at(Post, "/api/v1/messages", messages::send_new),
+        at(Get, "/api/v1/messages/{id}", messages::show_message),
+        at(Post, "/api/v1/messages/{id}/retry", messages::retry_message),
+        upload(at(Post, "/api/v1/media", messages::upload)),
+        at(Get, "/api/v1/media/{id}", messages::download),
     ]
 }
 

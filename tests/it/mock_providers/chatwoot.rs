@@ -311,20 +311,24 @@ fn create_conversation(shared: &Shared, recorded: &Recorded, account_id: i64) ->
     let Some(contact_id) = contact_id else {
         return not_found();
     };
+    let opening = body.pointer("/message/content").and_then(Value::as_str);
+    if opening.is_some()
+        && let Some(failure) = shared.recipient_failure(recorded.recipient.as_deref())
+    {
+        return Answer::Fail(failure);
+    }
     let id = i64::try_from(state.conversations.len()).unwrap() + 1;
     let status = body["status"].as_str().unwrap_or("open").to_owned();
     let conversation = Conversation { id, contact_id, inbox_id: INBOX_ID, status, created_at: now_secs() };
     state.conversations.push(conversation.clone());
     let mut answer = conversation_json(&state, &conversation, account_id);
-    if let Some(content) = body.pointer("/message/content").and_then(Value::as_str) {
+    if let Some(content) = opening {
         // The opening message is created with the conversation and shows in `messages`.
-        if let Some(failure) = shared.recipient_failure(recorded.recipient.as_deref()) {
-            return Answer::Fail(failure);
-        }
         state.last_message_id += 1;
-        let message = message_json(state.last_message_id, content, 1, id, false, None);
+        let message_id = state.last_message_id;
+        let message = message_json(message_id, content, 1, id, false, None);
         set(&mut answer, "/messages", json!([message]));
-        return Answer::Sent(json_reply(200, &answer), id.to_string());
+        return Answer::Sent(json_reply(200, &answer), message_id.to_string());
     }
     Answer::Reply(json_reply(200, &answer))
 }

@@ -95,19 +95,15 @@ fn bad_request(message: &str) -> Answer {
     Answer::Reply(error(400, "Bad Request", json!([message])))
 }
 
-/// The `number` of a send, or the validation error Evolution gives without it.
-fn number(recorded: &Recorded) -> Result<String, Answer> {
-    match recorded.json_str("/number").filter(|n| !n.trim().is_empty()) {
-        Some(number) => Ok(number.to_owned()),
-        None => Err(bad_request("instance requires property \"number\"")),
-    }
+/// The `number` of a send, when present.
+fn number(recorded: &Recorded) -> Option<String> {
+    recorded.json_str("/number").filter(|n| !n.trim().is_empty()).map(str::to_owned)
 }
 
 /// `POST /message/sendText/{instance}` `{number, text}` → 201 `send_text_response.json`.
 fn send_text(shared: &Shared, recorded: &Recorded) -> Answer {
-    let number = match number(recorded) {
-        Ok(number) => number,
-        Err(answer) => return answer,
+    let Some(number) = number(recorded) else {
+        return bad_request("instance requires property \"number\"");
     };
     // v1 bodies (`textMessage: {text}`) are refused by v2 with this message (issue #2570).
     let Some(text) = recorded.json_str("/text") else {
@@ -128,9 +124,8 @@ fn send_text(shared: &Shared, recorded: &Recorded) -> Answer {
 /// `POST /message/sendMedia/{instance}` `{number, mediatype, mimetype, media, caption, fileName}` → 201
 /// `send_media_response.json`, its `imageMessage` renamed after the media type.
 fn send_media(shared: &Shared, recorded: &Recorded) -> Answer {
-    let number = match number(recorded) {
-        Ok(number) => number,
-        Err(answer) => return answer,
+    let Some(number) = number(recorded) else {
+        return bad_request("instance requires property \"number\"");
     };
     let Some(mediatype) = recorded.json_str("/mediatype") else {
         return bad_request("instance requires property \"mediatype\"");

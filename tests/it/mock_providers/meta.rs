@@ -11,7 +11,7 @@ use super::{
 };
 
 /// The message types the Cloud API accepts in a send; anything else is `(#100) Invalid parameter`.
-const SEND_TYPES: [&str; 12] = [
+const SEND_TYPES: [&str; 11] = [
     "text",
     "image",
     "audio",
@@ -23,7 +23,6 @@ const SEND_TYPES: [&str; 12] = [
     "interactive",
     "template",
     "reaction",
-    "typing_indicator",
 ];
 
 /// A fresh message id in Meta's shape: `wamid.` + a base64-looking string, unique in this process.

@@ -90,6 +90,10 @@ pub struct MockAuth {
 }
 
 impl MockAuth {
+    pub fn new(token: &str, account: &str) -> Self {
+        Self { token: token.to_owned(), account: account.to_owned() }
+    }
+
     /// The credentials a mock of `kind` expects when started with [`MockProvider::start`].
     pub fn default_for(kind: Kind) -> Self {
         let (token, account) = match kind {
@@ -237,11 +241,15 @@ impl MockProvider {
     /// [`MockAuth::default_for`] credentials.
     pub async fn start(kind: &str) -> Self {
         let kind = Kind::parse(kind);
-        Self::start_with(kind, MockAuth::default_for(kind)).await
+        Self::start_kind(kind, MockAuth::default_for(kind)).await
     }
 
-    /// Starts a mock expecting `auth`.
-    pub async fn start_with(kind: Kind, auth: MockAuth) -> Self {
+    /// Starts a mock of `kind` expecting `auth`.
+    pub async fn start_with(kind: &str, auth: MockAuth) -> Self {
+        Self::start_kind(Kind::parse(kind), auth).await
+    }
+
+    async fn start_kind(kind: Kind, auth: MockAuth) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Shared {

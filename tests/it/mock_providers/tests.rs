@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use super::{Failure, MockProvider, chatwoot, evolution, fixture_json, meta, twilio};
+use super::{Failure, MockAuth, MockProvider, chatwoot, evolution, fixture_json, meta, twilio};
 
 fn client() -> reqwest::Client {
     conversure::init_crypto();
@@ -89,7 +89,23 @@ async fn meta_refuses_bad_tokens_and_bad_bodies_like_meta() {
     let response = client().post(&url).bearer_auth(&auth.token).json(&no_product).send().await.unwrap();
     assert_eq!(response.status(), 400);
 
+    // A rotated token: the old one is refused from now on.
+    mock.expect_token("rotated");
+    let response = client().post(&url).bearer_auth(&auth.token).json(&meta_text_request("1555")).send().await;
+    assert_eq!(response.unwrap().status(), 401);
+    let response = client().post(&url).bearer_auth("rotated").json(&meta_text_request("1555")).send().await;
+    assert_eq!(response.unwrap().status(), 200);
+    let custom = MockProvider::start_with("meta", MockAuth::new("tok", "42")).await;
+    let response = client()
+        .post(format!("{}/42/messages", custom.base_url()))
+        .bearer_auth("tok")
+        .json(&meta_text_request("1555"))
+        .send()
+        .await;
+    assert_eq!(response.unwrap().status(), 200);
+
     // Another phone number id is an unknown object.
+    let auth = mock.auth();
     let other = format!("{}/999/messages", mock.base_url());
     let response =
         client().post(&other).bearer_auth(&auth.token).json(&meta_text_request("1555")).send().await.unwrap();
@@ -404,7 +420,7 @@ async fn evolution_send_text_is_201_and_guards_instance_and_key() {
     let answer: Value =
         client().post(&url).header("apikey", &auth.token).json(&media).send().await.unwrap().json().await.unwrap();
     assert_eq!(answer["message"]["documentMessage"]["mimetype"], "application/pdf");
-    assert_eq!(mock.count_sends_to("+55 11 99999-9999"), 4);
+    assert_eq!(mock.count_sends_to("+55 11 99999-9999"), 5, "refused sends are sends too");
 
     mock.add_media("3EB0AAAA", b"img", "image/jpeg");
     let url = format!("{}/chat/getBase64FromMediaMessage/{}", mock.base_url(), auth.account);

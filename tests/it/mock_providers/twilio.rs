@@ -152,8 +152,7 @@ pub fn fixture_params(file: &str) -> Vec<(String, String)> {
     let line = text
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .last()
+        .rfind(|l| !l.is_empty() && !l.starts_with('#'))
         .unwrap_or_else(|| panic!("twilio/{file} has no parameter line"));
     url::form_urlencoded::parse(line.as_bytes()).into_owned().collect()
 }

@@ -8,8 +8,10 @@ use serde_json::{Map, Value, json};
 
 mod paths;
 mod schemas;
+mod whatsapp;
 
 use paths::{job_paths, paths};
+use whatsapp::{whatsapp_paths, whatsapp_schemas};
 use schemas::{job_schemas, schemas, shared_responses};
 
 static DOCUMENT: LazyLock<Value> = LazyLock::new(build);
@@ -145,8 +147,11 @@ fn build() -> Value {
             { "name": "api-keys", "description": "API keys of the key's workspace (admin scope)." },
             { "name": "owner", "description": "Every workspace of the installation (owner keys only)." },
             { "name": "jobs", "description": "The background job queue: the key's workspace (admin scope), or every workspace (owner keys)." },
+            { "name": "whatsapp", "description": "WhatsApp numbers of the key's workspace and their providers." },
+            { "name": "conversations", "description": "Conversations with customers and their threads." },
+            { "name": "messages", "description": "Sending messages and files, and their delivery status." },
         ],
-        "paths": merged(paths(), job_paths()),
+        "paths": merged(merged(paths(), job_paths()), whatsapp_paths()),
         "components": {
             "securitySchemes": {
                 "bearer": {
@@ -156,7 +161,7 @@ fn build() -> Value {
                     "description": "A workspace API key, created by a workspace admin or with `conversure api-key create`.",
                 },
             },
-            "schemas": merged(schemas(), job_schemas()),
+            "schemas": merged(merged(schemas(), job_schemas()), whatsapp_schemas()),
             "responses": shared_responses(),
         },
     })

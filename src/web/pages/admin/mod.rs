@@ -5,6 +5,7 @@
 mod audit;
 mod jobs;
 mod member;
+mod numbers;
 mod team;
 mod workspace;
 
@@ -42,6 +43,11 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/jobs", get(jobs::list))
         .route("/admin/jobs/{id}/retry", post(jobs::retry))
         .route("/admin/jobs/{id}/discard", post(jobs::discard))
+        .route("/admin/numbers", get(numbers::list).post(numbers::create))
+        .route("/admin/numbers/new", get(numbers::new_page))
+        .route("/admin/numbers/{id}", get(numbers::show).post(numbers::update))
+        .route("/admin/numbers/{id}/test", post(numbers::test))
+        .route("/admin/numbers/{id}/delete", get(numbers::delete_page).post(numbers::delete))
         .route("/workspace", get(workspace::list))
         .route("/workspace/switch", post(workspace::switch))
 }
@@ -73,7 +79,7 @@ pub struct Nav {
     pub workspaces: Vec<NavWorkspace>,
     /// Whether `workspaces` lists every workspace of the user (else the switcher links to `/workspace`).
     pub complete: bool,
-    /// `home`, `admin`, `audit`, `jobs`, `owner` or `workspace`: the link shown as the current page.
+    /// `home`, `admin`, `audit`, `jobs`, `numbers`, `owner` or `workspace`: the link shown as the current page.
     pub section: &'static str,
 }
 
@@ -127,6 +133,8 @@ fn section_of(path: &str) -> &'static str {
         "audit"
     } else if path.starts_with("/admin/jobs") || path.starts_with("/owner/jobs") {
         "jobs"
+    } else if path.starts_with("/admin/numbers") {
+        "numbers"
     } else if path.starts_with("/admin") {
         "admin"
     } else if path.starts_with("/owner") {
