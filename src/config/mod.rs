@@ -39,6 +39,7 @@ const ENV_KEYS: &[(&str, bool)] = &[
     ("LICENSE_SERVER_URL", false),
     ("SESSION_SECRET", true),
     ("ENCRYPTION_KEY", true),
+    ("JOB_LEASE_SECONDS", false),
 ];
 
 /// What went wrong while reading the configuration; each message says what to change.
@@ -93,6 +94,8 @@ pub struct Config {
     pub session_secret: Option<Secret>,
     /// Set once the instance is installed (written by the wizard into `config.toml`).
     pub encryption_key: Option<Secret>,
+    /// How long a claimed job stays leased without a heartbeat before another worker takes it up (after a crash).
+    pub job_lease: std::time::Duration,
     /// Keys whose value came from the command line or the environment, which `config.toml` cannot override; the
     /// install wizard shows them as fixed.
     pub fixed_by_operator: Vec<&'static str>,
@@ -150,6 +153,20 @@ impl Config {
         let license_server_url = parse_http_url("license_server_url", &license_server)?;
         let session_secret = pick(&None, "SESSION_SECRET", &file.session_secret).map(Secret::new);
         let encryption_key = pick(&None, "ENCRYPTION_KEY", &file.encryption_key).map(Secret::new);
+        let lease_text = pick(&None, "JOB_LEASE_SECONDS", &file.job_lease_seconds.map(|s| s.to_string()));
+        let job_lease = match lease_text {
+            None => std::time::Duration::from_secs(60),
+            Some(text) => match text.trim().parse::<u64>() {
+                Ok(seconds) if (5..=3600).contains(&seconds) => std::time::Duration::from_secs(seconds),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        key: "job_lease_seconds",
+                        value: text,
+                        reason: "use a whole number of seconds from 5 to 3600".to_owned(),
+                    });
+                }
+            },
+        };
         let mut fixed_by_operator = Vec::new();
         if overrides.database_url.is_some() || env.get("DATABASE_URL").is_some() {
             fixed_by_operator.push("database_url");
@@ -169,6 +186,7 @@ impl Config {
             license_server_url,
             session_secret,
             encryption_key,
+            job_lease,
             fixed_by_operator,
             unknown_env: env.unknown,
         })

@@ -109,7 +109,8 @@ pub fn warmup_quota(schedule: &[i64], week: i64) -> Option<i64> {
 
 /// Parses a warm-up schedule as admins type it: `20, 50, 100, 1000` (1–12 positive steps, not decreasing).
 pub fn parse_warmup(text: &str) -> Option<Vec<i64>> {
-    let steps: Vec<i64> = text.split(',').map(|s| s.trim().parse::<i64>().ok().filter(|n| *n > 0)).collect::<Option<_>>()?;
+    let steps: Vec<i64> =
+        text.split(',').map(|s| s.trim().parse::<i64>().ok().filter(|n| *n > 0)).collect::<Option<_>>()?;
     let valid = (1..=12).contains(&steps.len()) && steps.windows(2).all(|w| w[0] <= w[1]);
     valid.then_some(steps)
 }

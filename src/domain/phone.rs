@@ -77,7 +77,8 @@ mod tests {
 
     #[test]
     fn non_numbers_are_refused() {
-        for text in ["", "+", "12345", "+0123456789", "1234567890123456", "abc", "120363@g.us", "1234567890@lid", "+1 650 55x"]
+        for text in
+            ["", "+", "12345", "+0123456789", "1234567890123456", "abc", "120363@g.us", "1234567890@lid", "+1 650 55x"]
         {
             assert!(Phone::parse(text).is_err(), "{text}");
         }

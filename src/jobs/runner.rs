@@ -220,6 +220,11 @@ async fn completer_loop(shared: Arc<Shared>, mut outcomes: mpsc::UnboundedReceiv
                 Err(_) => break,
             }
         }
+        // Rows are written in id order (as the heartbeat locks them), so concurrent writers cannot deadlock.
+        batch.sort_by_key(|finish| match finish {
+            Finish::Outcome(job, _) => job.id,
+            Finish::Release(id, _) => *id,
+        });
         let mut delay = Duration::from_millis(50);
         loop {
             match write_outcomes(&db, &node, &batch).await {

@@ -553,9 +553,13 @@ pub enum Event {
     Echo(InboundMessage),
     Status(StatusUpdate),
     /// The gateway's connection to WhatsApp changed (Evolution `connection.update`: `open`, `close`, …).
-    Connection { state: String },
+    Connection {
+        state: String,
+    },
     /// Anything else: stored raw and acknowledged (`kind` is the provider's event name).
-    Other { kind: String },
+    Other {
+        kind: String,
+    },
 }
 
 /// One provider's API and webhook format.
@@ -573,7 +577,11 @@ pub trait Provider: Send + Sync {
 
     /// The GET verification handshake, for providers that have one (Meta): the body to answer with, or why not.
     /// `None` when the provider has no handshake (a GET is then 405).
-    fn handshake(&self, _account: &AccountConfig, _request: &WebhookRequest<'_>) -> Option<Result<String, VerifyError>> {
+    fn handshake(
+        &self,
+        _account: &AccountConfig,
+        _request: &WebhookRequest<'_>,
+    ) -> Option<Result<String, VerifyError>> {
         None
     }
 

@@ -28,6 +28,8 @@ use crate::store::Db;
 /// Every service, handed to the web layer and the CLI.
 pub struct Services {
     db: Db,
+    /// The job lease of the configuration.
+    job_lease: std::time::Duration,
     pub install: install::InstallService,
     pub site: site::SiteService,
     pub health: health::HealthService,
@@ -76,6 +78,7 @@ impl Services {
             settings: settings::SettingsService::new(db.clone()),
             session_workspace: session_workspace::SessionWorkspaceService::new(db.clone()),
             api_keys: api_keys::ApiKeyService::new(db.clone()),
+            job_lease: config.job_lease,
             db,
         }))
     }
@@ -134,8 +137,8 @@ impl Runtime {
         services.outbound.register(&mut registry);
         services.media.register(&mut registry);
         registry.rates(whatsapp::outbound::rate_of);
-        let workers =
-            crate::jobs::runner::start(services.db.clone(), registry, crate::jobs::runner::Options::default());
+        let options = crate::jobs::runner::Options { lease: services.job_lease, ..Default::default() };
+        let workers = crate::jobs::runner::start(services.db.clone(), registry, options);
         let (stop_cron, stopped) = tokio::sync::watch::channel(false);
         let cron = tokio::spawn(crate::jobs::cron::run(
             schedules,

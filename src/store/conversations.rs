@@ -171,6 +171,9 @@ pub async fn list(
         ));
     }
     params.push(limit.into());
-    sql.push_str(&format!(" ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT ${}", params.len()));
+    sql.push_str(&format!(
+        " ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT ${}",
+        params.len()
+    ));
     conn.fetch_all(&sql, &params).await?.iter().map(conversation).collect()
 }

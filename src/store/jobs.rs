@@ -165,13 +165,17 @@ pub async fn release(conn: &mut Conn, id: i64, node: &str, run_at: i64) -> Resul
     Ok(changed > 0)
 }
 
-/// Extends the leases of every job `node` is running.
+/// Extends the leases of every job `node` is running. On Postgres the rows are locked in id order, the order the
+/// completer writes outcomes in, so a heartbeat and a batch of outcomes never deadlock.
 pub async fn heartbeat(conn: &mut Conn, node: &str, locked_until: i64) -> Result<u64, StoreError> {
-    conn.execute(
-        "UPDATE jobs SET locked_until = $1 WHERE locked_by = $2 AND state = 'running'",
-        &[locked_until.into(), node.into()],
-    )
-    .await
+    let sql = match conn.backend() {
+        Backend::Sqlite => "UPDATE jobs SET locked_until = $1 WHERE locked_by = $2 AND state = 'running'",
+        Backend::Postgres => {
+            "UPDATE jobs SET locked_until = $1 WHERE id IN
+                (SELECT id FROM jobs WHERE locked_by = $2 AND state = 'running' ORDER BY id FOR UPDATE)"
+        }
+    };
+    conn.execute(sql, &[locked_until.into(), node.into()]).await
 }
 
 /// Counts of jobs by state, for one workspace or (owner) all.

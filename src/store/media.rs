@@ -23,7 +23,8 @@ pub struct MediaRow {
     pub error: Option<String>,
 }
 
-const COLUMNS: &str = "id, workspace_id, message_id, kind, mime, filename, size, sha256, path, provider_ref, state, error";
+const COLUMNS: &str =
+    "id, workspace_id, message_id, kind, mime, filename, size, sha256, path, provider_ref, state, error";
 
 fn media(row: &Row) -> Result<MediaRow, StoreError> {
     Ok(MediaRow {

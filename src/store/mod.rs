@@ -11,9 +11,9 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod audit;
+mod conn;
 pub mod contacts;
 pub mod conversations;
-mod conn;
 pub mod dashboard;
 mod error;
 pub mod jobs;
@@ -28,8 +28,8 @@ pub mod sessions;
 pub mod settings;
 mod sqlite;
 pub mod stats;
-pub mod whatsapp_accounts;
 mod value;
+pub mod whatsapp_accounts;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -153,8 +153,9 @@ pub async fn all_with_timezone(conn: &mut Conn) -> Result<Vec<(AccountRow, Strin
 }
 
 pub async fn delete(conn: &mut Conn, workspace_id: i64, id: i64) -> Result<bool, StoreError> {
-    let changed =
-        conn.execute("DELETE FROM whatsapp_accounts WHERE workspace_id = $1 AND id = $2", &[workspace_id.into(), id.into()]).await?;
+    let changed = conn
+        .execute("DELETE FROM whatsapp_accounts WHERE workspace_id = $1 AND id = $2", &[workspace_id.into(), id.into()])
+        .await?;
     Ok(changed == 1)
 }
 

@@ -60,7 +60,9 @@ async fn receive(
         Ok(WebhookReply::Challenge(challenge)) => {
             Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], challenge).into_response())
         }
-        Ok(WebhookReply::Ack { content_type, body }) => Ok(([(header::CONTENT_TYPE, content_type)], body).into_response()),
+        Ok(WebhookReply::Ack { content_type, body }) => {
+            Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
+        }
         Err(WebhookError::UnknownAccount) => Ok(refused(StatusCode::NOT_FOUND, "unknown_account")),
         Err(WebhookError::Unauthenticated) => Ok(refused(StatusCode::UNAUTHORIZED, "missing_signature")),
         Err(WebhookError::Forbidden) => Ok(refused(StatusCode::FORBIDDEN, "bad_signature")),

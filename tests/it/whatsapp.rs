@@ -54,7 +54,10 @@ async fn wait_status(api: &Api, id: i64, want: &str) -> Value {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("message {id} never reached {want}: {}", api.get(&format!("/api/v1/messages/{id}"), &api.owner_key).await.body);
+    panic!(
+        "message {id} never reached {want}: {}",
+        api.get(&format!("/api/v1/messages/{id}"), &api.owner_key).await.body
+    );
 }
 
 async fn meta_pipeline(backend: Backend) {
@@ -99,7 +102,8 @@ async fn meta_pipeline(backend: Backend) {
     assert_eq!(post_webhook(&url, &meta::unsigned(&other)).await.status(), 401);
     let mut garbage = meta::signed(&json!({}), APP_SECRET);
     garbage.body = b"{not json".to_vec();
-    garbage.headers = vec![("x-hub-signature-256".into(), format!("sha256={}", meta::signature(APP_SECRET, &garbage.body)))];
+    garbage.headers =
+        vec![("x-hub-signature-256".into(), format!("sha256={}", meta::signature(APP_SECRET, &garbage.body)))];
     assert_eq!(post_webhook(&url, &garbage).await.status(), 400);
     let unknown = api.app.url("/webhooks/meta/no-such-account-key");
     assert_eq!(post_webhook(&unknown, &meta::signed(&other, APP_SECRET)).await.status(), 404);
@@ -110,7 +114,11 @@ async fn meta_pipeline(backend: Backend) {
 
     // A reply goes out as Meta expects it, then statuses arrive out of order.
     let sent = api
-        .post(&format!("/api/v1/conversations/{conversation_id}/messages"), &api.owner_key, json!({"text": "Yes, today!"}))
+        .post(
+            &format!("/api/v1/conversations/{conversation_id}/messages"),
+            &api.owner_key,
+            json!({"text": "Yes, today!"}),
+        )
         .await;
     assert_eq!(sent.status, 201, "{}", sent.body);
     assert_eq!(sent.body["status"], "pending");
@@ -168,7 +176,11 @@ async fn window_and_templates(backend: Backend) {
 
     // Nobody wrote: free-form text is refused at once, a template goes out.
     let text = api
-        .post("/api/v1/messages", &api.owner_key, json!({"whatsapp_account_id": account_id, "to": CUSTOMER, "text": "hi"}))
+        .post(
+            "/api/v1/messages",
+            &api.owner_key,
+            json!({"whatsapp_account_id": account_id, "to": CUSTOMER, "text": "hi"}),
+        )
         .await;
     assert_eq!(text.status, 409, "{}", text.body);
     assert!(text.body["error"]["message"].as_str().unwrap().contains("24 hours"));
@@ -203,7 +215,9 @@ async fn window_and_templates(backend: Backend) {
     assert_eq!(count(&api, "SELECT COUNT(*) FROM messages").await, before);
 
     // Meta's messaging limit counts unique users reached by business-initiated messages.
-    let limited = api.patch(&format!("/api/v1/whatsapp-accounts/{account_id}"), &api.owner_key, json!({"messaging_limit": 1})).await;
+    let limited = api
+        .patch(&format!("/api/v1/whatsapp-accounts/{account_id}"), &api.owner_key, json!({"messaging_limit": 1}))
+        .await;
     assert_eq!(limited.status, 200, "{}", limited.body);
     assert_eq!(limited.body["quota"]["business_initiated_24h"], 1);
     let second = api
@@ -267,9 +281,11 @@ async fn evolution_gateway(backend: Backend) {
     drop(conn);
 
     // The warm-up quota: two a day, the third refused until midnight.
-    let patched = api.patch(&format!("/api/v1/whatsapp-accounts/{id}"), &api.owner_key, json!({"warmup_schedule": [2, 5]})).await;
+    let patched =
+        api.patch(&format!("/api/v1/whatsapp-accounts/{id}"), &api.owner_key, json!({"warmup_schedule": [2, 5]})).await;
     assert_eq!(patched.status, 200, "{}", patched.body);
-    let conversation = api.get("/api/v1/conversations", &api.owner_key).await.body["conversations"][0]["id"].as_i64().unwrap();
+    let conversation =
+        api.get("/api/v1/conversations", &api.owner_key).await.body["conversations"][0]["id"].as_i64().unwrap();
     let path = format!("/api/v1/conversations/{conversation}/messages");
     for text in ["one", "two"] {
         let sent = api.post(&path, &api.owner_key, json!({"text": text})).await;
@@ -289,7 +305,8 @@ async fn evolution_gateway(backend: Backend) {
     assert_eq!(api.get(&format!("/api/v1/whatsapp-accounts/{id}"), &other).await.status, 404);
     assert_eq!(api.get(&format!("/api/v1/conversations/{conversation}"), &other).await.status, 404);
     assert_eq!(api.get("/api/v1/conversations", &other).await.body["conversations"], json!([]));
-    let sneaky = api.post(&format!("/api/v1/conversations/{conversation}/messages"), &other, json!({"text": "x"})).await;
+    let sneaky =
+        api.post(&format!("/api/v1/conversations/{conversation}/messages"), &other, json!({"text": "x"})).await;
     assert_eq!(sneaky.status, 404);
 }
 both_backends!(an_evolution_gateway_with_warmup, evolution_gateway);

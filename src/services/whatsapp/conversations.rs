@@ -70,7 +70,8 @@ impl ConversationService {
     /// One conversation.
     pub async fn get(&self, actor: &Actor, id: i64) -> Result<Conversation, WhatsAppError> {
         let mut conn = self.shared.db().read().await?;
-        let conversation = conversations::get(&mut conn, actor.workspace_id, id).await?.ok_or(WhatsAppError::NotFound)?;
+        let conversation =
+            conversations::get(&mut conn, actor.workspace_id, id).await?.ok_or(WhatsAppError::NotFound)?;
         visible(actor, &conversation)?;
         Ok(conversation)
     }

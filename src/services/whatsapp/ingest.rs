@@ -152,7 +152,12 @@ impl IngestService {
     }
 
     /// Writes events through the group-commit writer and waits for their commit.
-    pub async fn write(&self, account: Arc<AccountRow>, events: Vec<Event>, body: Arc<[u8]>) -> Result<(), WebhookError> {
+    pub async fn write(
+        &self,
+        account: Arc<AccountRow>,
+        events: Vec<Event>,
+        body: Arc<[u8]>,
+    ) -> Result<(), WebhookError> {
         let (done, committed) = oneshot::channel();
         self.writer
             .send(Pending { account, events, body, done })
@@ -382,15 +387,9 @@ async fn store_message(
     if let Some(reference) = &message.media
         && message.kind != MessageKind::Reaction
     {
-        let media_id = media::create_pending(
-            conn,
-            account.workspace_id,
-            message_id,
-            message.kind.as_str(),
-            reference,
-            now,
-        )
-        .await?;
+        let media_id =
+            media::create_pending(conn, account.workspace_id, message_id, message.kind.as_str(), reference, now)
+                .await?;
         jobs::enqueue(conn, Some(account.workspace_id), &FetchMedia { media_id }, None).await?;
     }
     Ok(())

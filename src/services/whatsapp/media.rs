@@ -71,7 +71,8 @@ impl MediaService {
         if bytes.is_empty() || bytes.len() > MAX_UPLOAD {
             errors.push(("file", Msg::new("whatsapp.media_size_invalid")));
         }
-        let filename = filename.trim().rsplit(['/', '\\']).next().unwrap_or_default().chars().take(200).collect::<String>();
+        let filename =
+            filename.trim().rsplit(['/', '\\']).next().unwrap_or_default().chars().take(200).collect::<String>();
         if filename.is_empty() {
             errors.push(("file", Msg::new("whatsapp.media_name_missing")));
         }
@@ -85,7 +86,8 @@ impl MediaService {
         let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
         let mut tx = self.shared.db().write().await?;
         let id =
-            media::create_stored(&mut tx, actor.workspace_id, kind, mime, &filename, size, &sha, &path, now_millis()).await?;
+            media::create_stored(&mut tx, actor.workspace_id, kind, mime, &filename, size, &sha, &path, now_millis())
+                .await?;
         tx.commit().await?;
         let mut conn = self.shared.db().read().await?;
         media::get(&mut conn, Some(actor.workspace_id), id).await?.ok_or(WhatsAppError::NotFound)
@@ -129,12 +131,16 @@ impl MediaService {
 
     async fn try_fetch(&self, job: &FetchMedia, ctx: &Context) -> Result<Outcome, WhatsAppError> {
         let mut conn = self.shared.db().read().await?;
-        let Some(row) = media::get(&mut conn, ctx.job.workspace_id, job.media_id).await? else { return Ok(Outcome::Done) };
+        let Some(row) = media::get(&mut conn, ctx.job.workspace_id, job.media_id).await? else {
+            return Ok(Outcome::Done);
+        };
         if row.state != "pending" {
             return Ok(Outcome::Done);
         }
         let Some(message_id) = row.message_id else { return Ok(Outcome::Done) };
-        let Some(message) = messages::get(&mut conn, row.workspace_id, message_id).await? else { return Ok(Outcome::Done) };
+        let Some(message) = messages::get(&mut conn, row.workspace_id, message_id).await? else {
+            return Ok(Outcome::Done);
+        };
         let Some(account) = whatsapp_accounts::get(&mut conn, row.workspace_id, message.account_id).await? else {
             return Ok(Outcome::Done);
         };

@@ -120,7 +120,8 @@ impl Shared {
     fn account_config(&self, row: &AccountRow, base_url: &str) -> Result<AccountConfig, WhatsAppError> {
         let kind = ProviderKind::parse(&row.provider)
             .ok_or_else(|| WhatsAppError::Internal(format!("unknown provider {}", row.provider)))?;
-        let phone = Phone::parse(&row.phone).map_err(|_| WhatsAppError::Internal("stored phone does not parse".into()))?;
+        let phone =
+            Phone::parse(&row.phone).map_err(|_| WhatsAppError::Internal("stored phone does not parse".into()))?;
         let provider_base = row
             .api_base_url
             .clone()

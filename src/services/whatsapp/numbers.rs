@@ -229,9 +229,14 @@ impl NumberService {
             other => other?,
         };
         actor
-            .audit(&mut tx, "whatsapp.number_connect", &format!("whatsapp_account:{id}"), serde_json::json!({
-                "provider": kind.as_str(), "phone": phone.as_str()
-            }))
+            .audit(
+                &mut tx,
+                "whatsapp.number_connect",
+                &format!("whatsapp_account:{id}"),
+                serde_json::json!({
+                    "provider": kind.as_str(), "phone": phone.as_str()
+                }),
+            )
             .await?;
         tx.commit().await?;
         self.get(actor, id).await
@@ -305,9 +310,14 @@ impl NumberService {
         .flatten()
         .collect();
         actor
-            .audit(&mut tx, "whatsapp.number_update", &format!("whatsapp_account:{id}"), serde_json::json!({
-                "fields": changed
-            }))
+            .audit(
+                &mut tx,
+                "whatsapp.number_update",
+                &format!("whatsapp_account:{id}"),
+                serde_json::json!({
+                    "fields": changed
+                }),
+            )
             .await?;
         tx.commit().await?;
         self.get(actor, id).await
@@ -321,9 +331,14 @@ impl NumberService {
         let row = whatsapp_accounts::get(&mut tx, actor.workspace_id, id).await?.ok_or(WhatsAppError::NotFound)?;
         whatsapp_accounts::delete(&mut tx, actor.workspace_id, id).await?;
         actor
-            .audit(&mut tx, "whatsapp.number_delete", &format!("whatsapp_account:{id}"), serde_json::json!({
-                "provider": row.provider, "phone": row.phone
-            }))
+            .audit(
+                &mut tx,
+                "whatsapp.number_delete",
+                &format!("whatsapp_account:{id}"),
+                serde_json::json!({
+                    "provider": row.provider, "phone": row.phone
+                }),
+            )
             .await?;
         tx.commit().await?;
         Ok(())

@@ -64,18 +64,40 @@ pub fn rate_of(key: &str) -> Option<Rate> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Compose {
     Text(String),
-    Template { name: String, language: String, variables: Vec<String> },
+    Template {
+        name: String,
+        language: String,
+        variables: Vec<String>,
+    },
     /// `url` or an uploaded file's `media_id`.
-    Media { kind: String, url: Option<String>, media_id: Option<i64>, caption: Option<String>, filename: Option<String> },
+    Media {
+        kind: String,
+        url: Option<String>,
+        media_id: Option<i64>,
+        caption: Option<String>,
+        filename: Option<String>,
+    },
 }
 
 /// The stored form of what was composed (the message's `payload`), from which the job builds the provider call.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Stored {
-    Text { body: String },
-    Template { name: String, language: String, variables: Vec<String> },
-    Media { kind: String, url: Option<String>, media_id: Option<i64>, caption: Option<String>, filename: Option<String> },
+    Text {
+        body: String,
+    },
+    Template {
+        name: String,
+        language: String,
+        variables: Vec<String>,
+    },
+    Media {
+        kind: String,
+        url: Option<String>,
+        media_id: Option<i64>,
+        caption: Option<String>,
+        filename: Option<String>,
+    },
 }
 
 fn field(name: &'static str, key: &'static str) -> WhatsAppError {
@@ -109,7 +131,9 @@ fn validate(compose: &Compose, kind: ProviderKind) -> Result<(Stored, &'static s
             ))
         }
         Compose::Media { kind: media_kind, url, media_id, caption, filename } => {
-            let Some(parsed) = MediaKind::parse(media_kind) else { return Err(field("media", "whatsapp.media_kind_invalid")) };
+            let Some(parsed) = MediaKind::parse(media_kind) else {
+                return Err(field("media", "whatsapp.media_kind_invalid"));
+            };
             match (url, media_id) {
                 (Some(url), None) => {
                     if !caps.media {

@@ -3,8 +3,8 @@
 //! each agent's daily quota. The `quota-reset` schedule starts each number's new day at local midnight and
 //! advances its warm-up week.
 
-use super::numbers::{day_number, local_day, workspace_timezone};
 use super::WhatsAppError;
+use super::numbers::{day_number, local_day, workspace_timezone};
 use crate::domain::message::warmup_quota;
 use crate::store::whatsapp_accounts::{self, AccountRow};
 use crate::store::{Conn, Db, StoreError, accounts, messages, now_millis};

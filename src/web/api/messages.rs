@@ -152,9 +152,9 @@ pub async fn list_conversations(
     let assignee = match query.assignee.as_deref() {
         None | Some("") => None,
         Some("none") => Some(None),
-        Some(id) => Some(Some(id.parse::<i64>().map_err(|_| {
-            AppError::Invalid(vec![("assignee", Msg::new("api.assignee_invalid"))])
-        })?)),
+        Some(id) => Some(Some(
+            id.parse::<i64>().map_err(|_| AppError::Invalid(vec![("assignee", Msg::new("api.assignee_invalid"))]))?,
+        )),
     };
     if let Some(status) = query.status.as_deref()
         && !["open", "pending", "resolved", "archived"].contains(&status)
@@ -272,8 +272,7 @@ pub async fn send_in_conversation(
 ) -> Result<(StatusCode, Json<MessageView>), AppError> {
     let compose = body.compose()?;
     state.services().conversations.get(&actor, id).await.map_err(whatsapp)?;
-    let message =
-        state.services().outbound.send(&actor, Target::Conversation(id), &compose).await.map_err(whatsapp)?;
+    let message = state.services().outbound.send(&actor, Target::Conversation(id), &compose).await.map_err(whatsapp)?;
     Ok((StatusCode::CREATED, Json(message.into())))
 }
 
@@ -294,7 +293,10 @@ pub async fn send_new(
     // `deny_unknown_fields` does not combine with `flatten`: check the field names by hand.
     let allowed = ["whatsapp_account_id", "to", "text", "template", "media"];
     if let Some(unknown) = body.as_object().and_then(|o| o.keys().find(|k| !allowed.contains(&k.as_str()))) {
-        return Err(AppError::BadRequest(Msg::with("api.body_invalid", &[("detail", format!("unknown field `{unknown}`"))])));
+        return Err(AppError::BadRequest(Msg::with(
+            "api.body_invalid",
+            &[("detail", format!("unknown field `{unknown}`"))],
+        )));
     }
     let body: NewMessageBody = serde_json::from_value(body)
         .map_err(|e| AppError::BadRequest(Msg::with("api.body_invalid", &[("detail", e.to_string())])))?;

@@ -11,8 +11,8 @@ mod schemas;
 mod whatsapp;
 
 use paths::{job_paths, paths};
-use whatsapp::{whatsapp_paths, whatsapp_schemas};
 use schemas::{job_schemas, schemas, shared_responses};
+use whatsapp::{whatsapp_paths, whatsapp_schemas};
 
 static DOCUMENT: LazyLock<Value> = LazyLock::new(build);
 

@@ -149,7 +149,8 @@ pub(super) fn whatsapp_paths() -> Value {
 
 pub(super) fn whatsapp_schemas() -> Value {
     let time = |description: &str| json!({ "type": "string", "format": "date-time", "description": description });
-    let time_or_null = |description: &str| json!({ "type": ["string", "null"], "format": "date-time", "description": description });
+    let time_or_null =
+        |description: &str| json!({ "type": ["string", "null"], "format": "date-time", "description": description });
     json!({
         "WhatsAppAccountList": { "type": "object", "required": ["whatsapp_accounts"],
             "properties": { "whatsapp_accounts": { "type": "array", "items": schema("WhatsAppAccount") } } },

@@ -123,7 +123,8 @@ pub async fn list(
         })
         .collect();
     let notice = (query.done == "deleted").then(|| Notice::success(page.t("numbers.deleted").to_owned()));
-    let view = ListPage { page: &page, nav, notice, numbers: rows, timezone: tz.iana_name().unwrap_or("UTC").to_owned() };
+    let view =
+        ListPage { page: &page, nav, notice, numbers: rows, timezone: tz.iana_name().unwrap_or("UTC").to_owned() };
     Ok(render::html(&view)?.into_response())
 }
 
@@ -197,7 +198,11 @@ pub(super) fn number_page<'a>(
         official: kind.is_some_and(|k| k.is_official()),
         default_base_url,
         api_base: number.api_base_url.clone().unwrap_or_else(|| default_base_url.to_owned()),
-        capabilities: number.capabilities.iter().map(|c| (c.name, capability_label(page, c.name), c.supported)).collect(),
+        capabilities: number
+            .capabilities
+            .iter()
+            .map(|c| (c.name, capability_label(page, c.name), c.supported))
+            .collect(),
         last_webhook: time(number.last_webhook_at),
         created: local_time(number.created_at, &tz),
         test: TestBox {
