@@ -125,16 +125,17 @@ impl DashboardService {
         let workspace_id = actor.workspace_id;
         let now = now_millis();
         let mut conn = self.db.read().await?;
-        let numbers: Vec<NumberState> = stats::number_list(&mut conn, workspace_id)
+        let timezone = crate::services::whatsapp::numbers::workspace_timezone(&mut conn, workspace_id).await?;
+        let numbers: Vec<NumberState> = crate::store::whatsapp_accounts::list(&mut conn, workspace_id)
             .await?
             .into_iter()
-            .map(|(id, label, provider, phone, status, daily_limit)| NumberState {
-                id,
-                label,
-                provider,
-                phone,
-                status,
-                daily_limit,
+            .map(|row| NumberState {
+                daily_limit: crate::services::whatsapp::quota::daily_cap(&row, &timezone, now),
+                status: crate::services::whatsapp::quota::connection_state(&row).to_owned(),
+                id: row.id,
+                label: row.name,
+                provider: row.provider,
+                phone: Some(row.phone),
             })
             .collect();
         let sent_today = stats::outbound_since(&mut conn, workspace_id, now - now.rem_euclid(DAY_MS)).await?;

@@ -165,8 +165,10 @@ async fn assigned_conversation(app: &TestApp, workspace: i64, assignee: i64) -> 
     let now = conversure::store::now_millis();
     let account = tx
         .fetch_one(
-            "INSERT INTO whatsapp_accounts (workspace_id, provider, label, phone_e164, account_key, status, daily_limit,
-                 created_at, updated_at) VALUES ($1, 'meta', 'Sales line', '+4930123456', $2, 'connected', 250, $3, $3)
+            "INSERT INTO whatsapp_accounts (workspace_id, name, provider, phone, account_key, credentials, webhook_secret,
+                 warmup_enabled, warmup_schedule, warmup_started_on, throughput_per_second, last_test_ok, created_at,
+                 updated_at)
+             VALUES ($1, 'Sales line', 'evolution', '+4930123456', $2, '-', '-', 1, '250', '2026-01-01', 10, 1, $3, $3)
              RETURNING id",
             &[workspace.into(), format!("key-{workspace}-{assignee}").into(), now.into()],
         )
@@ -176,7 +178,7 @@ async fn assigned_conversation(app: &TestApp, workspace: i64, assignee: i64) -> 
         .unwrap();
     let contact = tx
         .fetch_one(
-            "INSERT INTO contacts (workspace_id, phone_e164, name, created_at, updated_at)
+            "INSERT INTO contacts (workspace_id, phone, name, created_at, updated_at)
              VALUES ($1, '+4915112345678', 'Carla Customer', $2, $2) RETURNING id",
             &[workspace.into(), now.into()],
         )
@@ -233,8 +235,8 @@ async fn the_team_is_managed_from_the_panel_on(backend: Backend) {
     // The panel with its empty states.
     let panel = owner.html("/admin").await;
     assert!(panel.contains("Workspace admin") && panel.contains("Acme Support"), "{panel}");
-    assert!(panel.contains("id=\"numbers-empty\"") && panel.contains("“WhatsApp numbers”"), "numbers: empty state");
-    assert!(!panel.contains("href=\"/numbers"), "no link to a page that does not exist yet");
+    assert!(panel.contains("id=\"numbers-empty\"") && panel.contains("“Numbers”"), "numbers: empty state");
+    assert!(panel.contains("href=\"/admin/numbers"), "a link to where numbers are connected");
     assert!(panel.contains("No daily limit"), "no numbers, so no daily limit");
     assert_eq!(member_ids(&panel), vec![olivia]);
     assert!(panel.contains("id=\"nav-admin\"") && panel.contains("id=\"nav-owner\""), "the navigation");

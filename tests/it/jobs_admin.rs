@@ -213,7 +213,7 @@ async fn the_pages_show_retry_and_discard_jobs_on(backend: Backend) {
     let all = owner.html("/owner/jobs").await;
     let other = row(&all, globex_dead).unwrap_or_else(|| panic!("every workspace's jobs: {all}"));
     assert!(other.contains("globex private trouble") && other.contains(&format!("#{globex}")), "{other}");
-    for name in ["cleanup", "database-upkeep"] {
+    for name in ["cleanup", "database-upkeep", "quota-reset"] {
         let start = all.find(&format!("id=\"schedule-{name}\"")).unwrap_or_else(|| panic!("{name}: {all}"));
         let schedule = all[start..].split("</tr>").next().unwrap();
         let next = schedule.split("data-next=\"").nth(1).unwrap().split('"').next().unwrap();
@@ -312,7 +312,7 @@ async fn the_api_counts_lists_retries_and_discards_on(backend: Backend) {
     assert_eq!(status, 200, "{schedules}");
     let names: Vec<&str> =
         schedules["schedules"].as_array().unwrap().iter().filter_map(|s| s["name"].as_str()).collect();
-    assert_eq!(names, ["cleanup", "database-upkeep"]);
+    assert_eq!(names, ["cleanup", "database-upkeep", "quota-reset"]);
     assert!(schedules["schedules"].as_array().unwrap().iter().all(|s| s["next_fire_at"].is_string()), "{schedules}");
     assert_eq!(call(app, Method::GET, "/api/v1/jobs/schedules", &admin_key).await.0, 404, "owner keys only");
     assert_eq!(call(app, Method::DELETE, &format!("/api/v1/jobs/{globex_dead}"), &owner_key).await.0, 204);

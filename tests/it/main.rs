@@ -28,4 +28,5 @@ mod store_accounts;
 mod store_contract;
 mod web;
 mod whatsapp;
+mod whatsapp_providers;
 mod wizard;

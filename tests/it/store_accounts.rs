@@ -73,7 +73,7 @@ async fn removing_a_member_unassigns_and_keeps_messages_on(backend: Backend) {
     accounts::add_membership(&mut tx, ws, agent, "agent").await.unwrap();
     let account = tx
         .fetch_one(
-            "INSERT INTO whatsapp_accounts (workspace_id, provider, label, account_key, created_at, updated_at) VALUES ($1, 'meta', 'Main', 'k1', $2, $2) RETURNING id",
+            "INSERT INTO whatsapp_accounts (workspace_id, name, provider, phone, account_key, credentials, webhook_secret, warmup_enabled, warmup_schedule, warmup_started_on, throughput_per_second, created_at, updated_at) VALUES ($1, 'Main', 'meta', '+15550000', 'k1', '-', '-', 0, '20', '2026-01-01', 80, $2, $2) RETURNING id",
             &[ws.into(), now.into()],
         )
         .await
@@ -81,7 +81,7 @@ async fn removing_a_member_unassigns_and_keeps_messages_on(backend: Backend) {
         .int(0)
         .unwrap();
     let contact = tx
-        .fetch_one("INSERT INTO contacts (workspace_id, phone_e164, created_at, updated_at) VALUES ($1, '+15550001', $2, $2) RETURNING id", &[ws.into(), now.into()])
+        .fetch_one("INSERT INTO contacts (workspace_id, phone, created_at, updated_at) VALUES ($1, '+15550001', $2, $2) RETURNING id", &[ws.into(), now.into()])
         .await
         .unwrap()
         .int(0)
@@ -96,7 +96,7 @@ async fn removing_a_member_unassigns_and_keeps_messages_on(backend: Backend) {
         .int(0)
         .unwrap();
     tx.execute(
-        "INSERT INTO messages (workspace_id, conversation_id, account_id, direction, kind, body, status, sent_by_user_id, created_at, updated_at) VALUES ($1, $2, $3, 'outbound', 'text', 'hi', 'sent', $4, $5, $5)",
+        "INSERT INTO messages (workspace_id, conversation_id, account_id, direction, kind, body, status, sent_by_user_id, occurred_at, created_at, updated_at) VALUES ($1, $2, $3, 'outbound', 'text', 'hi', 'sent', $4, $5, $5, $5)",
         &[ws.into(), conversation.into(), account.into(), agent.into(), now.into()],
     )
     .await

@@ -7,6 +7,8 @@
 //!                                                          job queue: enqueue and run throughput, no-op handlers
 //! conversure-bench dispatch [--jobs N] [--capped N] [--postgres URL]
 //!                                                          G2: send jobs to a local mock provider
+//! conversure-bench ingest   [--events N] [--rate R] [--seconds S] [--postgres URL] [--binary PATH]
+//!                                                          G1: signed webhooks into the release binary over HTTP
 //! ```
 //!
 //! `--postgres URL` runs against an empty Postgres database (the benchmark creates the schema and leaves the rows
@@ -14,6 +16,7 @@
 //! `synchronous = FULL`).
 
 mod dispatch;
+mod ingest;
 mod jobs;
 mod startup;
 
@@ -29,7 +32,8 @@ use conversure::store::{Backend, Db, migrate};
 
 const USAGE: &str = "usage: conversure-bench startup [--runs N] [--binary PATH]
        conversure-bench jobs [--jobs N] [--concurrency N] [--postgres URL]
-       conversure-bench dispatch [--jobs N] [--capped N] [--postgres URL]";
+       conversure-bench dispatch [--jobs N] [--capped N] [--postgres URL]
+       conversure-bench ingest [--events N] [--rate R] [--seconds S] [--postgres URL] [--binary PATH]";
 
 /// Jobs enqueued per transaction, in the scenarios and in their baselines.
 pub const BATCH: usize = 500;
@@ -52,8 +56,15 @@ fn main() -> ExitCode {
             let target = Target::from_args(&args, "dispatch")?;
             runtime()?.block_on(dispatch::run(n, capped, &target))
         }),
+        "ingest" => args.number("--events", 20_000).and_then(|n| {
+            let per_second = args.number("--rate", 4_000)?;
+            let seconds = args.number("--seconds", 5)?;
+            let binary = args.value("--binary").map_or_else(startup::default_binary, PathBuf::from);
+            let target = Target::from_args(&args, "ingest")?;
+            runtime()?.block_on(ingest::run(n, per_second, seconds, &binary, &target))
+        }),
         other => {
-            eprintln!("unknown scenario {other:?}; known: startup, jobs, dispatch\n{USAGE}");
+            eprintln!("unknown scenario {other:?}; known: startup, jobs, dispatch, ingest\n{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -129,8 +140,9 @@ impl Target {
 
     /// Opens the store as the server does and creates the schema; a Postgres database must be empty.
     /// `B_fsync`: fdatasync/s and p99 of a 4 KiB overwrite for one second, in the SQLite directory (or the
-    /// temporary directory for Postgres, whose server syncs its own files).
-    pub fn print_fsync_baseline(&self) -> Result<(), String> {
+    /// temporary directory for Postgres, whose server syncs its own files). Returns the p99 (G1's latency goal is
+    /// relative to it).
+    pub fn print_fsync_baseline(&self) -> Result<Duration, String> {
         let (dir, _scratch) = match self {
             Self::Sqlite(dir) => (dir.0.clone(), None),
             Self::Postgres(_) => {
@@ -154,7 +166,7 @@ impl Target {
         let per_second = rate(samples.len(), started.elapsed());
         let p99 = percentile(&mut samples, 99);
         println!("B_fsync 4 KiB overwrite + fdatasync in {}: {per_second:.0}/s, p99 {:.2} ms", dir.display(), ms(p99));
-        Ok(())
+        Ok(p99)
     }
 
     pub async fn open(&self, file: &str) -> Result<Db, String> {

@@ -17,8 +17,19 @@ pub fn warmup_week(row: &AccountRow, timezone: &str, now: i64) -> i64 {
     day_number(&row.warmup_started_on).map_or(0, |start| ((today - start) / 7).max(0))
 }
 
+/// How a number looks from here: `disabled`, `failing` after a failed connection test, `connected` once a test
+/// passed or a webhook arrived, else `pending`.
+pub fn connection_state(row: &AccountRow) -> &'static str {
+    match (row.status.as_str(), row.last_test_ok, row.last_webhook_at) {
+        ("disabled", _, _) => "disabled",
+        (_, Some(false), _) => "failing",
+        (_, Some(true), _) | (_, None, Some(_)) => "connected",
+        _ => "pending",
+    }
+}
+
 /// Today's warm-up cap of a number (`None` when warm-up is off).
-fn daily_cap(row: &AccountRow, timezone: &str, now: i64) -> Option<i64> {
+pub fn daily_cap(row: &AccountRow, timezone: &str, now: i64) -> Option<i64> {
     if !row.warmup_enabled {
         return None;
     }
