@@ -340,21 +340,6 @@ pub async fn requeue(conn: &mut Conn, workspace_id: i64, id: i64, now: i64) -> R
     Ok(changed == 1)
 }
 
-/// Messages a user sent in the workspace since a time (the per-agent daily quota).
-pub async fn sent_by_user_since(
-    conn: &mut Conn,
-    workspace_id: i64,
-    user_id: i64,
-    since: i64,
-) -> Result<i64, StoreError> {
-    conn.fetch_one(
-        "SELECT COUNT(*) FROM messages WHERE workspace_id = $1 AND sent_by_user_id = $2 AND created_at >= $3",
-        &[workspace_id.into(), user_id.into(), since.into()],
-    )
-    .await?
-    .int(0)
-}
-
 /// Distinct contacts a number started business-initiated conversations with (templates) since a time: what
 /// Meta's messaging limit counts.
 pub async fn business_initiated_contacts_since(

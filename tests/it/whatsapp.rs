@@ -150,13 +150,32 @@ async fn meta_pipeline(backend: Backend) {
     post_webhook(&url, &meta::signed(&read_again, APP_SECRET)).await;
     assert_eq!(api.get(&format!("/api/v1/messages/{id}"), &api.owner_key).await.body["status"], "failed");
 
-    // A provider hiccup is retried; a permanent refusal fails with the provider's reason.
-    mock.fail_next_send(1, Failure::ServerError);
+    // A provider that is down: the message stays pending with the reason visible, and goes out on the retry.
+    mock.fail_next_send(1, Failure::Down);
     let retried = api
         .post(&format!("/api/v1/conversations/{conversation_id}/messages"), &api.owner_key, json!({"text": "again"}))
         .await;
-    let retried = wait_status(&api, retried.body["id"].as_i64().unwrap(), "sent").await;
+    let retried_id = retried.body["id"].as_i64().unwrap();
+    let mut seen_waiting = false;
+    for _ in 0..200 {
+        let message = api.get(&format!("/api/v1/messages/{retried_id}"), &api.owner_key).await.body;
+        if message["status"] == "pending" && message["error"]["code"] == "transient" {
+            seen_waiting = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(seen_waiting, "the failed attempt shows while the message waits for its retry");
+    let retried = wait_status(&api, retried_id, "sent").await;
     assert!(retried["provider_message_id"].as_str().is_some());
+    assert_eq!(retried["error"], Value::Null, "the error of the failed attempt is gone once sent");
+    // A server error is retried too.
+    mock.fail_next_send(1, Failure::ServerError);
+    let again = api
+        .post(&format!("/api/v1/conversations/{conversation_id}/messages"), &api.owner_key, json!({"text": "more"}))
+        .await;
+    wait_status(&api, again.body["id"].as_i64().unwrap(), "sent").await;
+    // A permanent refusal fails with the provider's reason.
     mock.fail_recipient("447700900123", Failure::TokenExpired);
     let refused = api
         .post(&format!("/api/v1/conversations/{conversation_id}/messages"), &api.owner_key, json!({"text": "x"}))

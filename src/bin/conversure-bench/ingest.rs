@@ -578,6 +578,11 @@ async fn measured_runs(
         if p99 <= goal { "met" } else { "missed" }
     );
     let last = count_rows(db, account).await?;
+    let status = std::fs::read_to_string(format!("/proc/{}/status", instance.server.pid)).unwrap_or_default();
+    let rss_kib = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().split(' ').next());
+    if let Some(kib) = rss_kib.and_then(|v| v.parse::<f64>().ok()) {
+        println!("server RSS after the runs: {:.1} MB (G7: <= 160 MB under G1+G2+inbox load)", kib / 1024.0);
+    }
     println!(
         "stored after the open loop: {} new messages for {} acknowledged events (goal: exactly {})",
         last.messages - replayed.messages,
