@@ -66,14 +66,7 @@ impl Provider for Dialog360 {
     /// 360dialog's messaging webhooks carry no signature, so the URL we register carries the account's secret
     /// (`?secret=` or the `X-Conversure-Secret` custom header).
     fn verify(&self, account: &AccountConfig, request: &WebhookRequest<'_>) -> Result<(), VerifyError> {
-        let presented = request.header("x-conversure-secret").is_some() || request.query_param("secret").is_some();
-        if !presented {
-            Err(VerifyError::Missing)
-        } else if request.carries_secret(&account.webhook_secret) {
-            Ok(())
-        } else {
-            Err(VerifyError::Mismatch)
-        }
+        request.check_secret(&account.webhook_secret)
     }
 
     fn parse(&self, _account: &AccountConfig, request: &WebhookRequest<'_>) -> Result<Vec<Event>, ParseError> {

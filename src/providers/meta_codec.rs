@@ -2,7 +2,6 @@
 //! answers and webhooks byte for byte): send bodies, the multipart media upload, error classification, the calls
 //! themselves ([`Api`]) and the webhook parser.
 
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value, json};
@@ -205,13 +204,6 @@ fn nonempty<'v>(value: &'v Value, key: &str) -> Option<&'v str> {
     value.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn truncate(text: &str) -> String {
-    match text.char_indices().nth(MAX_ERROR_TEXT) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
-    }
-}
-
 /// Classifies a non-2xx answer: by Meta's error `code` when it is one we know, else by the HTTP status.
 /// Reads Meta's envelope `{"error":{"code","message","error_data":{"details"}}}` and the older
 /// `{"errors":[{"code","title","details"}]}` some 360dialog endpoints still answer with.
@@ -230,7 +222,7 @@ pub(super) fn classify_error(status: u16, headers: &HeaderMap, body: &[u8]) -> P
                 .or_else(|| nonempty(e, "message"))
                 .or_else(|| nonempty(e, "title"))
         })
-        .map(truncate)
+        .map(|text| super::wire::truncate(text, MAX_ERROR_TEXT))
         .unwrap_or_else(|| format!("the provider answered HTTP {status}"));
     let mut failure =
         ProviderError::new(kind, Some(code.map_or_else(|| status.to_string(), |c| c.to_string())), message);
@@ -406,10 +398,6 @@ pub(super) fn media_id(media: &MediaRef) -> Result<&str, ProviderError> {
 }
 
 // ---- Webhooks ----------------------------------------------------------------------------------------------------
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 fn list<'v>(value: &'v Value, key: &str) -> &'v [Value] {
     value.get(key).and_then(Value::as_array).map_or(&[], Vec::as_slice)
@@ -665,7 +653,7 @@ pub(super) fn parse_webhook(body: &[u8]) -> Result<Vec<Event>, ParseError> {
         .get("entry")
         .and_then(Value::as_array)
         .ok_or_else(|| ParseError("the webhook has no `entry` list".into()))?;
-    let now = now_ms();
+    let now = super::wire::now_ms();
     let mut events = Vec::new();
     for entry in entries {
         for change in list(entry, "changes") {

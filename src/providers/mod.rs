@@ -375,11 +375,16 @@ impl WebhookRequest<'_> {
         url::form_urlencoded::parse(self.query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
     }
 
-    /// Whether the request carries the account's shared secret, as `?secret=` or an `X-Conversure-Secret` header
-    /// (compared in constant time).
-    pub fn carries_secret(&self, secret: &str) -> bool {
+    /// The check for providers that do not sign their webhooks: the request must carry the account's shared
+    /// secret, as `?secret=` or an `X-Conversure-Secret` header (compared in constant time). No secret at all is
+    /// `Missing`; a wrong one is `Mismatch`.
+    pub fn check_secret(&self, secret: &str) -> Result<(), VerifyError> {
         let presented = self.header("x-conversure-secret").map(str::to_owned).or_else(|| self.query_param("secret"));
-        !secret.is_empty() && presented.is_some_and(|p| crate::crypto::constant_time_eq(&p, secret))
+        match presented {
+            None => Err(VerifyError::Missing),
+            Some(p) if !secret.is_empty() && crate::crypto::constant_time_eq(&p, secret) => Ok(()),
+            Some(_) => Err(VerifyError::Mismatch),
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
 use super::http::{read_limited, retry_after, transport_error};
-use super::{AccountConfig, ProviderError, VerifyError, WebhookRequest};
+use super::ProviderError;
 
 /// Biggest API answer read into memory (media is read separately, with its own limit). API answers are a few KB; a
 /// bigger one is a misbehaving server, not something to buffer without bound.
@@ -120,16 +120,6 @@ pub(super) fn decode_base64(text: &str) -> Option<Vec<u8>> {
 
 pub(super) fn encode_base64(bytes: &[u8]) -> String {
     BASE64.encode(bytes)
-}
-
-/// The check for providers that do not sign their webhooks: the request must carry the account's secret
-/// (`?secret=` or `X-Conversure-Secret`). No secret at all is `Missing`; a wrong one is `Mismatch`.
-pub(super) fn verify_secret(account: &AccountConfig, request: &WebhookRequest<'_>) -> Result<(), VerifyError> {
-    if request.carries_secret(&account.webhook_secret) {
-        return Ok(());
-    }
-    let presented = request.header("x-conversure-secret").is_some() || request.query_param("secret").is_some();
-    Err(if presented { VerifyError::Mismatch } else { VerifyError::Missing })
 }
 
 /// The scheme, host and port of a URL, for deciding whether credentials may go to it.
