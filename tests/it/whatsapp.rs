@@ -329,3 +329,52 @@ async fn evolution_gateway(backend: Backend) {
     assert_eq!(sneaky.status, 404);
 }
 both_backends!(an_evolution_gateway_with_warmup, evolution_gateway);
+
+async fn daily_reset(backend: Backend) {
+    let Some(api) = installed(backend).await else { return };
+    let mock = MockProvider::start("evolution").await;
+    let auth = mock.auth();
+    let created = api
+        .post(
+            "/api/v1/whatsapp-accounts",
+            &api.owner_key,
+            json!({"name": "Gateway", "provider": "evolution", "phone_number": "+5511999990001", "api_base_url": mock.base_url(),
+                   "credentials": {"api_key": auth.token, "instance": auth.account}}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_i64().unwrap();
+    // The workspace is in Tokyo; the number started its warm-up on the 1st and sent 7 messages on the 8th.
+    let mut tx = api.db.write().await.unwrap();
+    tx.execute("UPDATE workspaces SET timezone = 'Asia/Tokyo' WHERE id = $1", &[api.workspace_id.into()]).await.unwrap();
+    tx.execute(
+        "UPDATE whatsapp_accounts SET warmup_started_on = '2026-11-01', quota_day = '2026-11-08', sent_today = 7,
+            warmup_week = 1 WHERE id = $1",
+        &[id.into()],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let at = |text: &str| text.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+    let state = |db: conversure::store::Db| async move {
+        let mut conn = db.read().await.unwrap();
+        let row = conn
+            .fetch_one("SELECT quota_day, sent_today, warmup_week FROM whatsapp_accounts WHERE id = $1", &[id.into()])
+            .await
+            .unwrap();
+        (row.text(0).unwrap(), row.int(1).unwrap(), row.int(2).unwrap())
+    };
+    use conversure::services::whatsapp::quota::reset_days;
+    // 14:59 UTC on the 8th is still the 8th in Tokyo (23:59): nothing changes.
+    assert_eq!(reset_days(&api.db, at("2026-11-08T14:59:00Z")).await.unwrap(), 0);
+    assert_eq!(state(api.db.clone()).await, ("2026-11-08".to_owned(), 7, 1));
+    // 15:00 UTC is midnight in Tokyo: a new day, the count back to zero; the 15th starts week three.
+    assert_eq!(reset_days(&api.db, at("2026-11-08T15:00:00Z")).await.unwrap(), 1);
+    assert_eq!(state(api.db.clone()).await, ("2026-11-09".to_owned(), 0, 1));
+    assert_eq!(reset_days(&api.db, at("2026-11-08T15:15:00Z")).await.unwrap(), 0, "once per day");
+    assert_eq!(reset_days(&api.db, at("2026-11-14T15:00:00Z")).await.unwrap(), 1);
+    assert_eq!(state(api.db.clone()).await, ("2026-11-15".to_owned(), 0, 2));
+    let shown = api.get(&format!("/api/v1/whatsapp-accounts/{id}"), &api.owner_key).await;
+    assert_eq!(shown.body["quota"]["warmup_week"].as_i64().map(|w| w >= 2), Some(true), "{}", shown.body);
+}
+both_backends!(the_daily_quota_resets_at_local_midnight, daily_reset);
