@@ -2,7 +2,6 @@
 //! answers and webhooks byte for byte): send bodies, the multipart media upload, error classification, the calls
 //! themselves ([`Api`]) and the webhook parser.
 
-
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value, json};
 

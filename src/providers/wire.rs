@@ -9,8 +9,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
-use super::http::{read_limited, retry_after, transport_error};
 use super::ProviderError;
+use super::http::{read_limited, retry_after, transport_error};
 
 /// Biggest API answer read into memory (media is read separately, with its own limit). API answers are a few KB; a
 /// bigger one is a misbehaving server, not something to buffer without bound.

@@ -104,6 +104,17 @@ pub async fn note_outbound(conn: &mut Conn, id: i64, at: i64, preview: &str, now
     Ok(())
 }
 
+/// The agent has read everything: no unread messages left.
+pub async fn mark_read(conn: &mut Conn, workspace_id: i64, id: i64, now: i64) -> Result<bool, StoreError> {
+    let changed = conn
+        .execute(
+            "UPDATE conversations SET unread_count = 0, updated_at = $3 WHERE workspace_id = $1 AND id = $2",
+            &[workspace_id.into(), id.into(), now.into()],
+        )
+        .await?;
+    Ok(changed == 1)
+}
+
 /// Remembers the provider's conversation id (Chatwoot) once a send learned it.
 pub async fn set_thread(conn: &mut Conn, id: i64, thread: &str) -> Result<(), StoreError> {
     conn.execute("UPDATE conversations SET provider_thread = $2 WHERE id = $1", &[id.into(), thread.into()]).await?;

@@ -141,6 +141,19 @@ pub async fn thread(
         .collect()
 }
 
+/// The customer's latest message in a conversation that the provider knows by an id (what "mark as read" names).
+pub async fn last_inbound(
+    conn: &mut Conn,
+    workspace_id: i64,
+    conversation_id: i64,
+) -> Result<Option<Message>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM messages WHERE workspace_id = $1 AND conversation_id = $2 AND direction = 'inbound'
+           AND provider_message_id IS NOT NULL ORDER BY id DESC LIMIT 1"
+    );
+    conn.fetch_optional(&sql, &[workspace_id.into(), conversation_id.into()]).await?.as_ref().map(message).transpose()
+}
+
 /// One status report, as a provider sent it.
 #[derive(Debug, Clone)]
 pub struct StatusReport<'a> {

@@ -150,6 +150,46 @@ async fn meta_pipeline(backend: Backend) {
     post_webhook(&url, &meta::signed(&read_again, APP_SECRET)).await;
     assert_eq!(api.get(&format!("/api/v1/messages/{id}"), &api.owner_key).await.body["status"], "failed");
 
+    // Reading the conversation clears its unread count and marks the customer's message read at Meta.
+    let read = api.post(&format!("/api/v1/conversations/{conversation_id}/read"), &api.owner_key, json!({})).await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert_eq!(read.body["unread_count"], 0);
+    let mut marked = None;
+    for _ in 0..200 {
+        marked = mock.requests().into_iter().find(|r| r.json.as_ref().is_some_and(|j| j["status"] == "read"));
+        if marked.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let marked = marked.expect("a mark-as-read request").json.unwrap();
+    assert_eq!(marked["message_id"], wamid.as_str());
+    assert_eq!(marked["messaging_product"], "whatsapp");
+
+    // Reply buttons go out as Meta's interactive message; bad ones change nothing.
+    let buttons = json!({"interactive": {"type": "buttons", "body": "Track your order?",
+        "buttons": [{"id": "track", "title": "Track"}, {"id": "agent", "title": "Talk to us"}]}});
+    let sent = api.post(&format!("/api/v1/conversations/{conversation_id}/messages"), &api.owner_key, buttons).await;
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    wait_status(&api, sent.body["id"].as_i64().unwrap(), "sent").await;
+    let body = mock.sends().last().unwrap().json.clone().unwrap();
+    assert_eq!(body["type"], "interactive");
+    assert_eq!(body["interactive"]["type"], "button");
+    assert_eq!(body["interactive"]["action"]["buttons"][1]["reply"]["id"], "agent");
+    let too_many = json!({"interactive": {"type": "buttons", "body": "x", "buttons": [
+        {"id": "1", "title": "a"}, {"id": "2", "title": "b"}, {"id": "3", "title": "c"}, {"id": "4", "title": "d"}]}});
+    let refused =
+        api.post(&format!("/api/v1/conversations/{conversation_id}/messages"), &api.owner_key, too_many).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let list = json!({"interactive": {"type": "list", "body": "Pick a slot", "button": "Slots",
+        "sections": [{"title": "Tomorrow", "rows": [{"id": "t9", "title": "09:00", "description": "Morning"}]}]}});
+    let sent = api.post(&format!("/api/v1/conversations/{conversation_id}/messages"), &api.owner_key, list).await;
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    wait_status(&api, sent.body["id"].as_i64().unwrap(), "sent").await;
+    let body = mock.sends().last().unwrap().json.clone().unwrap();
+    assert_eq!(body["interactive"]["type"], "list");
+    assert_eq!(body["interactive"]["action"]["sections"][0]["rows"][0]["id"], "t9");
+
     // A provider that is down: the message stays pending with the reason visible, and goes out on the retry.
     mock.fail_next_send(1, Failure::Down);
     let retried = api
@@ -346,7 +386,9 @@ async fn daily_reset(backend: Backend) {
     let id = created.body["id"].as_i64().unwrap();
     // The workspace is in Tokyo; the number started its warm-up on the 1st and sent 7 messages on the 8th.
     let mut tx = api.db.write().await.unwrap();
-    tx.execute("UPDATE workspaces SET timezone = 'Asia/Tokyo' WHERE id = $1", &[api.workspace_id.into()]).await.unwrap();
+    tx.execute("UPDATE workspaces SET timezone = 'Asia/Tokyo' WHERE id = $1", &[api.workspace_id.into()])
+        .await
+        .unwrap();
     tx.execute(
         "UPDATE whatsapp_accounts SET warmup_started_on = '2026-11-01', quota_day = '2026-11-08', sent_today = 7,
             warmup_week = 1 WHERE id = $1",

@@ -103,6 +103,11 @@ async fn twilio_flow(backend: Backend) {
         assert_eq!(post_webhook(&url, &twilio::signed(&public, &callback, &auth.token)).await.status(), 200);
     }
     assert_eq!(api.get(&format!("/api/v1/messages/{}", message["id"]), &api.owner_key).await.body["status"], "read");
+
+    // Twilio has no buttons or lists for this connector: refused at once, nothing queued.
+    let buttons = json!({"interactive": {"type": "buttons", "body": "x", "buttons": [{"id": "a", "title": "A"}]}});
+    let refused = api.post(&format!("/api/v1/conversations/{conversation}/messages"), &api.owner_key, buttons).await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
 }
 both_backends!(twilio_webhooks_and_sends, twilio_flow);
 

@@ -2,6 +2,7 @@
 //! reading conversations ([`conversations`]) and the daily quotas ([`quota`]). What they share lives here: the
 //! instance's data key that seals credentials, the HTTP client, and the public URL webhooks are reached at.
 
+pub mod compose;
 pub mod conversations;
 pub mod ingest;
 pub mod media;

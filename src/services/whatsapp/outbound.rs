@@ -13,21 +13,20 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::compose::{Compose, Stored, field, validate};
 use super::quota::{self, SendCheck};
 use super::{Shared, WhatsAppError, describe_failure};
 use crate::domain::message::{Status, window_open};
-use crate::domain::msg::Msg;
 use crate::domain::phone::Phone;
 use crate::jobs::{self, Context, Job, Outcome, Rate, Registry};
-use crate::providers::{Content, MediaKind, MediaSource, Outgoing, ProviderKind, Recipient};
+use crate::providers::{
+    Content, ListRow, ListSection, MediaKind, MediaSource, Outgoing, ProviderKind, Recipient, ReplyButton,
+};
 use crate::services::access::Actor;
 use crate::store::contacts::{self, Identity};
 use crate::store::messages::{self, Message, NewMessage};
 use crate::store::whatsapp_accounts::{self, AccountRow};
 use crate::store::{Conn, conversations, media, now_millis};
-
-/// Longest text message WhatsApp accepts.
-const MAX_TEXT: usize = 4096;
 
 /// Sends one outbound message.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,116 +51,29 @@ impl Job for SendMessage {
     }
 }
 
+/// Tells the provider the customer's latest message was read (blue ticks).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MarkRead {
+    pub message_id: i64,
+}
+
+impl Job for MarkRead {
+    const KIND: &'static str = "whatsapp.mark_read";
+    const QUEUE: &'static str = "send";
+    const MAX_ATTEMPTS: i64 = 4;
+
+    fn dedupe_key(&self) -> Option<String> {
+        // Once per message: marking the same message read twice tells the customer nothing new.
+        Some(format!("read:{}", self.message_id))
+    }
+}
+
 /// The rate of a send rate key `wa:<account>:<per second>`: the number's throughput, with a burst of a quarter
 /// second's worth.
 pub fn rate_of(key: &str) -> Option<Rate> {
     let per_second: u32 = key.strip_prefix("wa:")?.rsplit(':').next()?.parse().ok()?;
     let per_second = f64::from(per_second.max(1));
     Some(Rate { per_second, burst: (per_second / 4.0).max(1.0) })
-}
-
-/// What to send, as the API and the composer give it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Compose {
-    Text(String),
-    Template {
-        name: String,
-        language: String,
-        variables: Vec<String>,
-    },
-    /// `url` or an uploaded file's `media_id`.
-    Media {
-        kind: String,
-        url: Option<String>,
-        media_id: Option<i64>,
-        caption: Option<String>,
-        filename: Option<String>,
-    },
-}
-
-/// The stored form of what was composed (the message's `payload`), from which the job builds the provider call.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Stored {
-    Text {
-        body: String,
-    },
-    Template {
-        name: String,
-        language: String,
-        variables: Vec<String>,
-    },
-    Media {
-        kind: String,
-        url: Option<String>,
-        media_id: Option<i64>,
-        caption: Option<String>,
-        filename: Option<String>,
-    },
-}
-
-fn field(name: &'static str, key: &'static str) -> WhatsAppError {
-    WhatsAppError::Fields(vec![(name, Msg::new(key))])
-}
-
-/// Checks a composed message against the provider's capabilities; returns it stored, its kind and its text.
-fn validate(compose: &Compose, kind: ProviderKind) -> Result<(Stored, &'static str, Option<String>), WhatsAppError> {
-    let caps = kind.connector().capabilities();
-    match compose {
-        Compose::Text(body) => {
-            let body = body.trim();
-            if body.is_empty() || body.chars().count() > MAX_TEXT {
-                return Err(field("text", "whatsapp.text_invalid"));
-            }
-            Ok((Stored::Text { body: body.to_owned() }, "text", Some(body.to_owned())))
-        }
-        Compose::Template { name, language, variables } => {
-            if !caps.templates {
-                return Err(WhatsAppError::refused("unsupported", "whatsapp.templates_unsupported"));
-            }
-            let (name, language) = (name.trim(), language.trim());
-            if name.is_empty() || name.len() > 512 || language.is_empty() || language.len() > 15 {
-                return Err(field("template", "whatsapp.template_invalid"));
-            }
-            let text = format!("[template {name}] {}", variables.join(" | "));
-            Ok((
-                Stored::Template { name: name.into(), language: language.into(), variables: variables.clone() },
-                "template",
-                Some(text.trim_end().to_owned()),
-            ))
-        }
-        Compose::Media { kind: media_kind, url, media_id, caption, filename } => {
-            let Some(parsed) = MediaKind::parse(media_kind) else {
-                return Err(field("media", "whatsapp.media_kind_invalid"));
-            };
-            match (url, media_id) {
-                (Some(url), None) => {
-                    if !caps.media {
-                        return Err(WhatsAppError::refused("unsupported", "whatsapp.media_url_unsupported"));
-                    }
-                    if !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
-                        return Err(field("media", "whatsapp.media_url_invalid"));
-                    }
-                }
-                (None, Some(_)) if !caps.media_upload => {
-                    return Err(WhatsAppError::refused("unsupported", "whatsapp.media_upload_unsupported"));
-                }
-                (None, Some(_)) => {}
-                _ => return Err(field("media", "whatsapp.media_source_invalid")),
-            }
-            Ok((
-                Stored::Media {
-                    kind: parsed.as_str().into(),
-                    url: url.clone(),
-                    media_id: *media_id,
-                    caption: caption.clone().filter(|c| !c.trim().is_empty()),
-                    filename: filename.clone().filter(|f| !f.trim().is_empty()),
-                },
-                parsed.as_str(),
-                caption.clone(),
-            ))
-        }
-    }
 }
 
 /// Where a new message goes: an existing conversation, or a number and a recipient.
@@ -282,6 +194,25 @@ impl OutboundService {
         messages::get(&mut conn, actor.workspace_id, id).await?.ok_or(WhatsAppError::NotFound)
     }
 
+    /// Marks a conversation read: no unread messages left, and, where the number's provider supports it, the
+    /// customer's latest message is marked read at the provider (by a job, so a slow provider never holds the page).
+    pub async fn mark_read(&self, actor: &Actor, conversation_id: i64) -> Result<(), WhatsAppError> {
+        actor.require_write()?;
+        let mut tx = self.shared.db().write().await?;
+        let conversation =
+            conversations::get(&mut tx, actor.workspace_id, conversation_id).await?.ok_or(WhatsAppError::NotFound)?;
+        conversations::mark_read(&mut tx, actor.workspace_id, conversation.id, now_millis()).await?;
+        let account = whatsapp_accounts::get(&mut tx, actor.workspace_id, conversation.account_id).await?;
+        let supported = account
+            .and_then(|a| ProviderKind::parse(&a.provider))
+            .is_some_and(|kind| kind.connector().capabilities().mark_read);
+        if supported && let Some(last) = messages::last_inbound(&mut tx, actor.workspace_id, conversation.id).await? {
+            jobs::enqueue(&mut tx, Some(actor.workspace_id), &MarkRead { message_id: last.id }, None).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// One message of the workspace.
     pub async fn get(&self, actor: &Actor, id: i64) -> Result<Message, WhatsAppError> {
         let mut conn = self.shared.db().read().await?;
@@ -295,7 +226,42 @@ impl OutboundService {
             let service = Arc::clone(&service);
             async move { service.run(job, ctx).await }
         });
+        let service = Arc::clone(self);
+        registry.handle::<MarkRead, _, _>(move |job, ctx| {
+            let service = Arc::clone(&service);
+            async move {
+                match service.mark_read_at_provider(&job, &ctx).await {
+                    Ok(outcome) => outcome,
+                    Err(e) => Outcome::Retry { error: e.to_string(), at: None },
+                }
+            }
+        });
         registry.queue(SendMessage::QUEUE, 32);
+    }
+
+    /// The mark-read job: one provider call; retried on rate limits and outages, dropped with the reason otherwise.
+    async fn mark_read_at_provider(&self, job: &MarkRead, ctx: &Context) -> Result<Outcome, WhatsAppError> {
+        let Some(workspace_id) = ctx.job.workspace_id else { return Ok(Outcome::Done) };
+        let mut conn = self.shared.db().read().await?;
+        let Some(message) = messages::get(&mut conn, workspace_id, job.message_id).await? else {
+            return Ok(Outcome::Done);
+        };
+        let (Some(provider_id), Some(conversation), Some(account)) = (
+            message.provider_message_id.clone(),
+            conversations::get(&mut conn, workspace_id, message.conversation_id).await?,
+            whatsapp_accounts::get(&mut conn, workspace_id, message.account_id).await?,
+        ) else {
+            return Ok(Outcome::Done);
+        };
+        let from = recipient(&mut conn, workspace_id, &conversation).await?;
+        let base = self.shared.base_url(&mut conn).await?;
+        drop(conn);
+        let config = self.shared.account_config(&account, &base)?;
+        match config.kind.connector().mark_read(&self.shared.http, &config, &provider_id, &from).await {
+            Ok(()) => Ok(Outcome::Done),
+            Err(e) if e.retryable() => Ok(Outcome::Retry { error: describe_failure(&e), at: None }),
+            Err(e) => Ok(Outcome::Fail { error: describe_failure(&e) }),
+        }
     }
 
     /// The send job: reconcile an attempt without a result, else call the provider and record what it said.
@@ -410,15 +376,7 @@ impl OutboundService {
         let stored: Stored = serde_json::from_str(message.payload.as_deref().unwrap_or_default())
             .map_err(|e| format!("the stored message does not load: {e}"))?;
         let mut conn = self.shared.db().read().await.map_err(|e| e.to_string())?;
-        let identities =
-            contacts::identities(&mut conn, workspace_id, conversation.contact_id).await.map_err(|e| e.to_string())?;
-        let id_of = |kind: &str| identities.iter().find(|(k, _)| k == kind).map(|(_, v)| v.clone());
-        let to = Recipient {
-            phone: conversation.contact_phone.as_deref().and_then(|p| Phone::parse(p).ok()),
-            jid: id_of("jid"),
-            bsuid: id_of("bsuid"),
-            thread: conversation.provider_thread.clone(),
-        };
+        let to = recipient(&mut conn, workspace_id, conversation).await.map_err(|e| e.to_string())?;
         let content = match stored {
             Stored::Text { body } => Content::Text { body, preview_url: true },
             Stored::Template { name, language, variables } => Content::Template { name, language, variables },
@@ -445,9 +403,44 @@ impl OutboundService {
                 };
                 Content::Media { kind, source, caption, filename }
             }
+            Stored::Buttons { body, buttons } => Content::Buttons {
+                body,
+                buttons: buttons.into_iter().map(|b| ReplyButton { id: b.id, title: b.title }).collect(),
+            },
+            Stored::List { body, button, sections } => Content::List {
+                body,
+                button,
+                sections: sections
+                    .into_iter()
+                    .map(|s| ListSection {
+                        title: s.title,
+                        rows: s
+                            .rows
+                            .into_iter()
+                            .map(|r| ListRow { id: r.id, title: r.title, description: r.description })
+                            .collect(),
+                    })
+                    .collect(),
+            },
         };
         Ok(Outgoing { to, content, client_ref: format!("cvm-{}", message.id), reply_to: None })
     }
+}
+
+/// The customer of a conversation as the provider addresses them: phone, JID, BSUID, the provider's thread.
+async fn recipient(
+    conn: &mut Conn,
+    workspace_id: i64,
+    conversation: &conversations::Conversation,
+) -> Result<Recipient, crate::store::StoreError> {
+    let identities = contacts::identities(conn, workspace_id, conversation.contact_id).await?;
+    let id_of = |kind: &str| identities.iter().find(|(k, _)| k == kind).map(|(_, v)| v.clone());
+    Ok(Recipient {
+        phone: conversation.contact_phone.as_deref().and_then(|p| Phone::parse(p).ok()),
+        jid: id_of("jid"),
+        bsuid: id_of("bsuid"),
+        thread: conversation.provider_thread.clone(),
+    })
 }
 
 /// Enqueues the send job of a message inside the caller's transaction.
@@ -468,26 +461,5 @@ mod tests {
         assert_eq!(key, "wa:7:80");
         assert_eq!(rate_of(&key), Some(Rate { per_second: 80.0, burst: 20.0 }));
         assert_eq!(rate_of("other:1"), None);
-    }
-
-    #[test]
-    fn compositions_are_checked_against_the_provider() {
-        assert!(validate(&Compose::Text("  ".into()), ProviderKind::Meta).is_err());
-        assert!(validate(&Compose::Text("x".repeat(MAX_TEXT + 1)), ProviderKind::Meta).is_err());
-        let template = Compose::Template { name: "hello".into(), language: "en_US".into(), variables: vec![] };
-        assert!(validate(&template, ProviderKind::Meta).is_ok());
-        assert!(matches!(
-            validate(&template, ProviderKind::Evolution),
-            Err(WhatsAppError::Refused { code: "unsupported", .. })
-        ));
-        let by_url = |url: &str| Compose::Media {
-            kind: "image".into(),
-            url: Some(url.into()),
-            media_id: None,
-            caption: None,
-            filename: None,
-        };
-        assert!(validate(&by_url("https://example.com/a.jpg"), ProviderKind::Meta).is_ok());
-        assert!(validate(&by_url("ftp://example.com/a.jpg"), ProviderKind::Meta).is_err());
     }
 }

@@ -12,7 +12,8 @@ use super::extract::{ApiActor, ApiId, ApiJson, ApiQuery};
 use super::numbers::whatsapp;
 use super::views::time;
 use crate::domain::msg::Msg;
-use crate::services::whatsapp::outbound::{Compose, Target};
+use crate::services::whatsapp::compose::{Choice, Compose, Section};
+use crate::services::whatsapp::outbound::Target;
 use crate::store::conversations::{Conversation, Filter};
 use crate::store::media::MediaRow;
 use crate::store::messages::Message;
@@ -236,23 +237,38 @@ pub struct MediaBody {
     filename: Option<String>,
 }
 
-/// Exactly one of `text`, `template` or `media`.
+/// Reply buttons (`type: "buttons"`) or a list (`type: "list"`).
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum InteractiveBody {
+    Buttons { body: String, buttons: Vec<Choice> },
+    List { body: String, button: String, sections: Vec<Section> },
+}
+
+/// Exactly one of `text`, `template`, `media` or `interactive`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ComposeBody {
     text: Option<String>,
     template: Option<TemplateBody>,
     media: Option<MediaBody>,
+    interactive: Option<InteractiveBody>,
 }
 
 impl ComposeBody {
     fn compose(self) -> Result<Compose, AppError> {
-        match (self.text, self.template, self.media) {
-            (Some(text), None, None) => Ok(Compose::Text(text)),
-            (None, Some(t), None) => {
+        match (self.text, self.template, self.media, self.interactive) {
+            (Some(text), None, None, None) => Ok(Compose::Text(text)),
+            (None, Some(t), None, None) => {
                 Ok(Compose::Template { name: t.name, language: t.language, variables: t.variables })
             }
-            (None, None, Some(m)) => Ok(Compose::Media {
+            (None, None, None, Some(InteractiveBody::Buttons { body, buttons })) => {
+                Ok(Compose::Buttons { body, buttons })
+            }
+            (None, None, None, Some(InteractiveBody::List { body, button, sections })) => {
+                Ok(Compose::List { body, button, sections })
+            }
+            (None, None, Some(m), None) => Ok(Compose::Media {
                 kind: m.kind,
                 url: m.url,
                 media_id: m.media_id,
@@ -291,7 +307,7 @@ pub async fn send_new(
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<(StatusCode, Json<MessageView>), AppError> {
     // `deny_unknown_fields` does not combine with `flatten`: check the field names by hand.
-    let allowed = ["whatsapp_account_id", "to", "text", "template", "media"];
+    let allowed = ["whatsapp_account_id", "to", "text", "template", "media", "interactive"];
     if let Some(unknown) = body.as_object().and_then(|o| o.keys().find(|k| !allowed.contains(&k.as_str()))) {
         return Err(AppError::BadRequest(Msg::with(
             "api.body_invalid",
@@ -304,6 +320,17 @@ pub async fn send_new(
     let target = Target::New { account_id: body.whatsapp_account_id, to: body.to };
     let message = state.services().outbound.send(&actor, target, &compose).await.map_err(whatsapp)?;
     Ok((StatusCode::CREATED, Json(message.into())))
+}
+
+/// `POST /api/v1/conversations/{id}/read`: no unread messages left; the customer sees blue ticks where supported.
+pub async fn mark_read(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiId(id): ApiId,
+) -> Result<Json<ConversationView>, AppError> {
+    state.services().conversations.get(&actor, id).await.map_err(whatsapp)?;
+    state.services().outbound.mark_read(&actor, id).await.map_err(whatsapp)?;
+    Ok(Json(state.services().conversations.get(&actor, id).await.map_err(whatsapp)?.into()))
 }
 
 pub async fn show_message(

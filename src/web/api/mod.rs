@@ -112,6 +112,7 @@ fn endpoints() -> Vec<Endpoint> {
         at(Get, "/api/v1/conversations/{id}", messages::show_conversation),
         at(Get, "/api/v1/conversations/{id}/messages", messages::list_messages),
         at(Post, "/api/v1/conversations/{id}/messages", messages::send_in_conversation),
+        at(Post, "/api/v1/conversations/{id}/read", messages::mark_read),
         at(Post, "/api/v1/messages", messages::send_new),
         at(Get, "/api/v1/messages/{id}", messages::show_message),
         at(Post, "/api/v1/messages/{id}/retry", messages::retry_message),

@@ -103,6 +103,14 @@ pub(super) fn whatsapp_paths() -> Value {
                 "parameters", conversation_id), "requestBody", body("Compose"),
             ),
         },
+        "/api/v1/conversations/{id}/read": {
+            "post": with(
+                operation("markConversationRead", "conversations", "Mark a conversation read",
+                    "Needs a `write` or `admin` key. No unread messages are left; where the number's provider supports it (Meta, 360dialog, Chatwoot, Evolution), the customer's latest message is marked read at the provider by a background job.",
+                    responses(&[("200", ok("The conversation.", "Conversation")), ("404", error("NotFound"))])),
+                "parameters", id_parameter("conversation"),
+            ),
+        },
         "/api/v1/messages": {
             "post": with(
                 operation("sendMessage", "messages", "Start a conversation (or write in the existing one)", send_note,
@@ -272,7 +280,7 @@ pub(super) fn whatsapp_schemas() -> Value {
         },
         "Compose": {
             "type": "object", "additionalProperties": false,
-            "description": "Exactly one of `text`, `template` or `media`.",
+            "description": "Exactly one of `text`, `template`, `media` or `interactive`.",
             "properties": {
                 "text": { "type": "string", "maxLength": 4096 },
                 "template": { "type": "object", "required": ["name", "language"], "properties": {
@@ -284,8 +292,19 @@ pub(super) fn whatsapp_schemas() -> Value {
                     "url": { "type": "string", "description": "A public URL (providers with media by URL)." },
                     "media_id": { "type": "integer", "description": "An uploaded file (POST /api/v1/media)." },
                     "caption": { "type": "string" }, "filename": { "type": "string" } } },
+                "interactive": { "type": "object", "required": ["type", "body"],
+                    "description": "Reply buttons or a list (Meta and 360dialog). Buttons: 1–3, titles ≤ 20 characters. List: `button` label ≤ 20 characters, 1–10 rows in titled sections, row titles ≤ 24. The ids come back in the customer's reply.",
+                    "properties": {
+                        "type": { "type": "string", "enum": ["buttons", "list"] },
+                        "body": { "type": "string", "maxLength": 1024 },
+                        "buttons": { "type": "array", "items": schema("Choice") },
+                        "button": { "type": "string" },
+                        "sections": { "type": "array", "items": { "type": "object", "required": ["title", "rows"], "properties": {
+                            "title": { "type": "string" }, "rows": { "type": "array", "items": schema("Choice") } } } } } },
             },
         },
+        "Choice": { "type": "object", "required": ["id", "title"], "properties": {
+            "id": { "type": "string" }, "title": { "type": "string" }, "description": { "type": "string", "description": "List rows only, ≤ 72 characters." } } },
         "NewMessage": {
             "allOf": [schema("Compose"), { "type": "object", "required": ["whatsapp_account_id", "to"], "properties": {
                 "whatsapp_account_id": { "type": "integer" },
