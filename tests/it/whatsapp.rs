@@ -420,3 +420,47 @@ async fn daily_reset(backend: Backend) {
     assert_eq!(shown.body["quota"]["warmup_week"].as_i64().map(|w| w >= 2), Some(true), "{}", shown.body);
 }
 both_backends!(the_daily_quota_resets_at_local_midnight, daily_reset);
+
+async fn agent_quota(backend: Backend) {
+    let Some(api) = installed(backend).await else { return };
+    let mock = MockProvider::start("meta").await;
+    let number = connect_meta(&api, &mock, "+15550102").await;
+    let party = meta::CloudParty::new(&mock.auth().account, "+15550102", CUSTOMER);
+    let url = api.app.url(&path_of(number["webhook_url"].as_str().unwrap()));
+    let hello = meta::inbound_text(&party, &meta::fresh_wamid(), meta::now(), "hello");
+    assert_eq!(post_webhook(&url, &meta::signed(&hello, APP_SECRET)).await.status(), 200);
+    let conversation =
+        api.get("/api/v1/conversations", &api.owner_key).await.body["conversations"][0]["id"].as_i64().unwrap();
+
+    // The admin gives themselves a daily quota of one message; the composer (a signed-in user) is held to it.
+    let quota = api.patch(&format!("/api/v1/users/{}", api.owner_id), &api.owner_key, json!({"daily_quota": 1})).await;
+    assert_eq!(quota.status, 200, "{}", quota.body);
+    let config = crate::helpers::test_config(api.app.data_dir.path(), api.app.db.url.clone(), &[]);
+    let outbound = conversure::services::whatsapp::outbound::OutboundService::new(
+        conversure::services::whatsapp::Shared::new(&config, api.db.clone()),
+    );
+    let agent = conversure::services::access::Actor::user(
+        api.owner_id,
+        crate::wizard::ADMIN_EMAIL,
+        true,
+        api.workspace_id,
+        conversure::domain::role::Role::Admin,
+    );
+    use conversure::services::whatsapp::compose::Compose;
+    use conversure::services::whatsapp::outbound::Target;
+    let first = outbound.send(&agent, Target::Conversation(conversation), &Compose::Text("one".into())).await;
+    assert!(first.is_ok(), "{first:?}");
+    let second = outbound.send(&agent, Target::Conversation(conversation), &Compose::Text("two".into())).await;
+    assert!(
+        matches!(
+            second,
+            Err(conversure::services::whatsapp::WhatsAppError::Refused { code: "agent_quota_exceeded", .. })
+        ),
+        "{second:?}"
+    );
+    // An integration's key has no agent quota.
+    let by_key =
+        api.post(&format!("/api/v1/conversations/{conversation}/messages"), &api.owner_key, json!({"text": "k"})).await;
+    assert_eq!(by_key.status, 201, "{}", by_key.body);
+}
+both_backends!(an_agents_daily_quota_is_enforced, agent_quota);
