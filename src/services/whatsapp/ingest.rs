@@ -178,9 +178,29 @@ fn refusal(e: VerifyError) -> WebhookError {
     }
 }
 
+/// Conversations the writer has filed messages under, by (number, customer, provider thread): the next message
+/// from the same customer skips resolving the contact and the conversation (three statements of the hot path).
+/// Only the writer task touches it. It is cleared whenever a write fails, since a deleted contact or conversation
+/// would fail every later write that used a stale entry.
+#[derive(Default)]
+struct Threads(std::collections::HashMap<(i64, String, Option<String>), i64>);
+
+impl Threads {
+    /// Entries kept at most (about 100 bytes each); past this the map starts again.
+    const MAX: usize = 100_000;
+
+    fn remember(&mut self, key: (i64, String, Option<String>), conversation_id: i64) {
+        if self.0.len() >= Self::MAX {
+            self.0.clear();
+        }
+        self.0.insert(key, conversation_id);
+    }
+}
+
 /// Takes whatever requests are waiting (up to [`MAX_GROUP`]), writes them in one transaction, answers them all.
 /// If the group fails, each request is retried alone, so one bad request cannot fail the others.
 async fn write_loop(db: Db, mut queue: mpsc::Receiver<Pending>) {
+    let mut threads = Threads::default();
     while let Some(first) = queue.recv().await {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -189,7 +209,11 @@ async fn write_loop(db: Db, mut queue: mpsc::Receiver<Pending>) {
                 Err(_) => break,
             }
         }
-        match write_group(&db, &group).await {
+        let written = write_group(&db, &group, &mut threads).await;
+        if written.is_err() {
+            threads.0.clear();
+        }
+        match written {
             Ok(()) => {
                 for pending in group {
                     let _ = pending.done.send(Ok(()));
@@ -203,10 +227,13 @@ async fn write_loop(db: Db, mut queue: mpsc::Receiver<Pending>) {
             }
             Err(_) => {
                 for pending in group {
-                    let result = write_group(&db, std::slice::from_ref(&pending)).await.map_err(|e| {
+                    let result = write_group(&db, std::slice::from_ref(&pending), &mut threads).await.map_err(|e| {
                         tracing::warn!(error = %e, "webhook events could not be stored");
                         e.to_string()
                     });
+                    if result.is_err() {
+                        threads.0.clear();
+                    }
                     let _ = pending.done.send(result);
                 }
             }
@@ -214,7 +241,7 @@ async fn write_loop(db: Db, mut queue: mpsc::Receiver<Pending>) {
     }
 }
 
-async fn write_group(db: &Db, group: &[Pending]) -> Result<(), StoreError> {
+async fn write_group(db: &Db, group: &[Pending], threads: &mut Threads) -> Result<(), StoreError> {
     let now = now_millis();
     let mut tx = db.write().await?;
     let mut touched: Vec<(i64, Option<String>)> = Vec::new();
@@ -224,7 +251,7 @@ async fn write_group(db: &Db, group: &[Pending]) -> Result<(), StoreError> {
             if let Event::Connection { state: s } = event {
                 state = Some(s.clone());
             }
-            apply(&mut tx, &pending.account, event, &pending.body, now).await?;
+            apply(&mut tx, &pending.account, event, &pending.body, now, threads).await?;
         }
         match touched.iter_mut().find(|(id, _)| *id == pending.account.id) {
             Some(entry) => entry.1 = state.or(entry.1.take()),
@@ -237,10 +264,17 @@ async fn write_group(db: &Db, group: &[Pending]) -> Result<(), StoreError> {
     tx.commit().await
 }
 
-async fn apply(conn: &mut Conn, account: &AccountRow, event: &Event, body: &[u8], now: i64) -> Result<(), StoreError> {
+async fn apply(
+    conn: &mut Conn,
+    account: &AccountRow,
+    event: &Event,
+    body: &[u8],
+    now: i64,
+    threads: &mut Threads,
+) -> Result<(), StoreError> {
     match event {
-        Event::Message(message) => store_message(conn, account, message, Direction::Inbound, body, now).await,
-        Event::Echo(message) => store_message(conn, account, message, Direction::Outbound, body, now).await,
+        Event::Message(message) => store_message(conn, account, message, Direction::Inbound, body, now, threads).await,
+        Event::Echo(message) => store_message(conn, account, message, Direction::Outbound, body, now, threads).await,
         Event::Status(update) => {
             let status = update.status;
             let (code, reason) = update.error.as_ref().map(|(c, r)| (c.as_str(), r.as_str())).unzip();
@@ -330,6 +364,7 @@ async fn store_message(
     direction: Direction,
     body: &[u8],
     now: i64,
+    threads: &mut Threads,
 ) -> Result<(), StoreError> {
     // The cheap check first: a redelivered webhook costs one indexed read.
     if messages::exists(conn, account.id, &message.id).await? {
@@ -343,17 +378,22 @@ async fn store_message(
         return messages::store_raw_event(conn, account.workspace_id, account.id, "message_without_sender", &raw, now)
             .await;
     }
-    let who = Identity { phone, name: message.contact.name.as_deref(), ids };
-    let contact_id = contacts::resolve(conn, account.workspace_id, &who, now).await?;
-    let conversation_id = conversations::upsert(
-        conn,
-        account.workspace_id,
-        account.id,
-        contact_id,
-        message.contact.thread.as_deref(),
-        now,
-    )
-    .await?;
+    // Every id is part of the key, so a customer who shows up with a new one (a BSUID, say) is resolved again and
+    // the new id stored.
+    let customer =
+        ids.iter().fold(phone.unwrap_or_default().to_owned(), |key, (kind, value)| format!("{key}|{kind}:{value}"));
+    let key = (account.id, customer, message.contact.thread.clone());
+    let conversation_id = match threads.0.get(&key) {
+        Some(id) => *id,
+        None => {
+            let who = Identity { phone, name: message.contact.name.as_deref(), ids };
+            let contact_id = contacts::resolve(conn, account.workspace_id, &who, now).await?;
+            let thread = message.contact.thread.as_deref();
+            let id = conversations::upsert(conn, account.workspace_id, account.id, contact_id, thread, now).await?;
+            threads.remember(key, id);
+            id
+        }
+    };
     let occurred_at = if message.timestamp_ms > 0 { message.timestamp_ms } else { now };
     let details = payload(message);
     let status = if direction == Direction::Inbound { Status::Received } else { Status::Sent };
