@@ -15,6 +15,7 @@ mod api;
 mod cli;
 mod cli_install;
 mod e2e;
+mod e2e_numbers;
 mod e2e_totp;
 mod install_gate;
 mod jobs;
