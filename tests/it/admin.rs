@@ -6,6 +6,7 @@ use reqwest::{Client, Response};
 
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp, spawn_app, test_config};
+use crate::web_user::{csrf_of, location};
 use crate::wizard::{ADMIN_EMAIL, ADMIN_PASSWORD, finish_after_database, pass_requirements};
 
 const SAM_EMAIL: &str = "sam@acme.example";
@@ -96,21 +97,6 @@ fn member_id_by_email(html: &str, email: &str) -> i64 {
         .and_then(|row| row.split('"').next())
         .and_then(|id| id.parse().ok())
         .unwrap_or_else(|| panic!("no row for {email}"))
-}
-
-fn location(response: &Response) -> String {
-    response.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
-}
-
-/// The value of the first `name="csrf"` hidden field.
-fn csrf_of(html: &str) -> String {
-    html.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no csrf field in {html}"))
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned()
 }
 
 /// The ids of the team table's rows (`<tr id="member-…">`), in order.

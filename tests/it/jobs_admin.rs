@@ -11,11 +11,12 @@ use conversure::services::api_keys::{ApiKeyService, NewKey};
 use conversure::services::workspaces::{NewWorkspace, Owner, WorkspaceService};
 use conversure::store::jobs::{self as job_store, NewJob};
 use conversure::store::{Db, accounts, now_millis};
-use reqwest::{Client, Method, Response};
+use reqwest::Method;
 use serde_json::Value;
 
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::web_user::{Browser, location};
 use crate::wizard::{ADMIN_EMAIL, ADMIN_PASSWORD, finish_after_database, pass_requirements};
 
 /// A queue no worker of the instance polls.
@@ -91,61 +92,6 @@ async fn state_name(db: &Db, id: i64) -> Option<String> {
 }
 
 // ---- The pages ---------------------------------------------------------------------------------------------------
-
-/// A browser: its own cookies, redirects not followed.
-struct Browser<'a> {
-    app: &'a TestApp,
-    client: Client,
-}
-
-impl<'a> Browser<'a> {
-    async fn signed_in(app: &'a TestApp, email: &str, password: &str) -> Self {
-        let client = Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let browser = Self { app, client };
-        let page = browser.get("/login").await.text().await.unwrap();
-        let csrf = csrf_of(&page);
-        let signed =
-            browser.post("/login", &[("email", email), ("password", password), ("csrf", &csrf), ("next", "/")]).await;
-        assert_eq!(location(&signed), "/", "{email} signs in");
-        browser
-    }
-
-    async fn get(&self, path: &str) -> Response {
-        self.client.get(self.app.url(path)).send().await.unwrap()
-    }
-
-    async fn html(&self, path: &str) -> String {
-        let response = self.get(path).await;
-        assert_eq!(response.status(), 200, "GET {path}");
-        response.text().await.unwrap()
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
-        self.client.post(self.app.url(path)).form(form).send().await.unwrap()
-    }
-
-    /// A POST with the session's CSRF token.
-    async fn send(&self, path: &str, form: &[(&str, &str)]) -> Response {
-        let csrf = csrf_of(&self.html("/").await);
-        let mut fields = vec![("csrf", csrf.as_str())];
-        fields.extend_from_slice(form);
-        self.post(path, &fields).await
-    }
-}
-
-fn location(response: &Response) -> String {
-    response.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
-}
-
-fn csrf_of(html: &str) -> String {
-    html.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no csrf field in {html}"))
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned()
-}
 
 /// The table row of a job, or `None` when the page does not show it.
 fn row(html: &str, id: i64) -> Option<String> {

@@ -9,6 +9,7 @@ mod license_server;
 mod mock_providers;
 mod pg;
 mod smtp;
+mod web_user;
 
 mod admin;
 mod api;

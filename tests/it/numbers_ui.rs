@@ -5,10 +5,9 @@
 //! No provider answers here: every number points at a closed local port, so "Test connection" fails at once with
 //! a readable reason, and a missing credential would fail differently (which is how a kept secret shows).
 
-use reqwest::{Client, Response};
-
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp, free_port, spawn_app};
+use crate::web_user::{Browser, csrf_of, location};
 use crate::wizard::{ADMIN_EMAIL, ADMIN_PASSWORD, finish_after_database, pass_requirements};
 
 const META_TOKEN: &str = "EAAG-meta-access-token-never-shown-1234567890";
@@ -21,46 +20,7 @@ const BOB_PASSWORD: &str = "silver canyon lantern 58";
 
 // ---- Helpers -----------------------------------------------------------------------------------------------------
 
-/// A browser: its own cookies, redirects not followed.
-struct Browser<'a> {
-    app: &'a TestApp,
-    client: Client,
-}
-
-impl<'a> Browser<'a> {
-    async fn signed_in(app: &'a TestApp, email: &str, password: &str) -> Self {
-        let client = Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let browser = Self { app, client };
-        let page = browser.get("/login").await.text().await.unwrap();
-        let csrf = csrf_of(&page);
-        let signed =
-            browser.post("/login", &[("email", email), ("password", password), ("csrf", &csrf), ("next", "/")]).await;
-        assert_eq!(location(&signed), "/", "{email} signs in");
-        browser
-    }
-
-    async fn get(&self, path: &str) -> Response {
-        self.client.get(self.app.url(path)).send().await.unwrap()
-    }
-
-    async fn html(&self, path: &str) -> String {
-        let response = self.get(path).await;
-        assert_eq!(response.status(), 200, "GET {path}");
-        response.text().await.unwrap()
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
-        self.client.post(self.app.url(path)).form(form).send().await.unwrap()
-    }
-
-    /// A POST with the session's CSRF token.
-    async fn send(&self, path: &str, form: &[(&str, &str)]) -> Response {
-        let csrf = csrf_of(&self.html("/").await);
-        let mut fields = vec![("csrf", csrf.as_str())];
-        fields.extend_from_slice(form);
-        self.post(path, &fields).await
-    }
-
+impl Browser<'_> {
     /// Connects a number through the form; returns its id.
     async fn connect(&self, form: &[(&str, &str)]) -> i64 {
         let created = self.send("/admin/numbers", form).await;
@@ -69,20 +29,6 @@ impl<'a> Browser<'a> {
         let id = to.trim_start_matches("/admin/numbers/").trim_end_matches("?done=created");
         id.parse().unwrap_or_else(|_| panic!("to the number's page: {to}"))
     }
-}
-
-fn location(response: &Response) -> String {
-    response.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
-}
-
-fn csrf_of(html: &str) -> String {
-    html.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no csrf field in {html}"))
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned()
 }
 
 /// The `value` of the input with `id`.

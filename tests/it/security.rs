@@ -11,6 +11,7 @@ use reqwest::Client;
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp, spawn_app, test_config};
 use crate::smtp::SmtpServer;
+use crate::web_user::{csrf_of, location};
 use crate::wizard::{ADMIN_EMAIL, ADMIN_PASSWORD, finish_after_database, pass_requirements};
 
 const NEW_PASSWORD: &str = "amber lantern orchard 77";
@@ -23,21 +24,6 @@ const PUBLIC_URL: &str = "https://crm.acme.example";
 /// A browser-like client: its own cookies, no redirects followed.
 fn client() -> Client {
     Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-fn location(response: &reqwest::Response) -> String {
-    response.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
-}
-
-/// The value of the first `name="csrf"` hidden field.
-fn csrf_of(html: &str) -> String {
-    html.split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no csrf field in {html}"))
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned()
 }
 
 /// Text between `start` and the next `end` after it.
