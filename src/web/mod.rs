@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .merge(pages::account::routes())
         .merge(pages::admin::routes())
+        .merge(pages::inbox::routes())
         .merge(pages::owner::routes())
         .merge(webhooks::routes())
         .fallback(|| async { AppError::NotFound })

@@ -1,6 +1,6 @@
-//! Connecting a WhatsApp number in a real browser (Chromium through ChromeDriver, the harness of `e2e.rs`): choose
-//! Meta, fill in its fields, land on the number's page with the webhook URL and verify token to paste into Meta's
-//! console, and test the connection against the mock Cloud API.
+//! WhatsApp in a real browser (Chromium through ChromeDriver, the harness of `e2e.rs`): connecting a Meta number (its
+//! fields, the webhook URL and verify token to paste into Meta's console, the connection test against the mock Cloud
+//! API), and answering a customer from the inbox.
 
 use crate::e2e::Browser;
 use crate::helpers::{Backend, spawn_app};
@@ -57,4 +57,65 @@ async fn connecting_a_meta_number_in_chromium() {
     assert!(detail.contains("Mock Business"), "{detail}");
     browser.shot("meta-tested").await;
     browser.done("connecting a Meta number");
+}
+
+/// The inbox in a real browser: a customer's message arrives, the agent opens it and replies, and the reply gets
+/// its tick once the mock Cloud API accepted it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replying_from_the_inbox_in_chromium() {
+    let Some(browser) = Browser::start("inbox").await else { return };
+    let Some(api) = crate::api::installed(Backend::Sqlite).await else { return };
+    let mock = MockProvider::start("meta").await;
+    let auth = mock.auth();
+    let number = api
+        .post(
+            "/api/v1/whatsapp-accounts",
+            &api.owner_key,
+            serde_json::json!({"name": "Support", "provider": "meta", "phone_number": "+15550100",
+                "api_base_url": mock.base_url(),
+                "credentials": {"access_token": auth.token, "phone_number_id": auth.account, "app_secret": "s3cret"}}),
+        )
+        .await;
+    assert_eq!(number.status, 201, "{}", number.body);
+    let hook = url::Url::parse(number.body["webhook_url"].as_str().unwrap()).unwrap();
+    let party = crate::mock_providers::meta::CloudParty::new(&auth.account, "+15550100", "+447700900123");
+    let inbound = crate::mock_providers::meta::inbound_text(
+        &party,
+        &crate::mock_providers::meta::fresh_wamid(),
+        crate::mock_providers::meta::now(),
+        "Hello! Where is my order #1042?",
+    );
+    let signed = crate::mock_providers::meta::signed(&inbound, "s3cret");
+    assert_eq!(crate::mock_providers::post_webhook(&api.app.url(hook.path()), &signed).await.status(), 200);
+
+    browser.goto(&api.app.url("/login")).await;
+    browser.wait_for("#login-form").await;
+    browser.fill("#email", ADMIN_EMAIL).await;
+    browser.fill("#password", ADMIN_PASSWORD).await;
+    browser.click("#sign-in").await;
+    browser.wait_for("#sign-out").await;
+    browser.goto(&api.app.url("/inbox")).await;
+    browser.wait_for("#conversations [id^='conversation-'] a").await;
+    browser.shot("inbox-list").await;
+    browser.click("#conversations [id^='conversation-'] a").await;
+    browser.wait_for("#reply-form").await;
+    browser.fill("#text", "It left our warehouse this morning.").await;
+    browser.click("#send-text").await;
+    browser.wait_for("#messages .msg--outbound").await;
+    // No live updates yet: reload until the send job has recorded the provider's answer.
+    let thread = browser.url().await;
+    for _ in 0..50 {
+        let sent = browser.execute("return !!document.querySelector(\"#messages [data-tick='sent']\")", vec![]).await;
+        if sent == serde_json::json!(true) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        browser.goto(&thread).await;
+    }
+    browser.wait_for("#messages [data-tick='sent']").await;
+    let sent = mock.sends();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].json.as_ref().unwrap()["text"]["body"], "It left our warehouse this morning.");
+    browser.shot("inbox-replied").await;
+    browser.done("replying from the inbox");
 }

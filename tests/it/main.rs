@@ -18,6 +18,7 @@ mod cli_install;
 mod e2e;
 mod e2e_numbers;
 mod e2e_totp;
+mod inbox_ui;
 mod install_gate;
 mod jobs;
 mod jobs_admin;

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod cron;
 pub mod health;
+pub mod inbox;
 pub(crate) mod install;
 pub mod owner;
 pub mod site;

@@ -139,6 +139,8 @@ fn section_of(path: &str) -> &'static str {
         "admin"
     } else if path.starts_with("/owner") {
         "owner"
+    } else if path.starts_with("/inbox") {
+        "inbox"
     } else if path.starts_with("/workspace") {
         "workspace"
     } else {
