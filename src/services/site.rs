@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::i18n::Lang;
 use crate::store::settings::{self, Scope};
-use crate::store::{Db, StoreError};
+use crate::store::{Conn, Db, StoreError};
 
 const DEFAULT_NAME: &str = "Conversure";
 const DEFAULT_LOGO: &str = "img/logo.svg";
@@ -103,6 +103,14 @@ fn contrast_for(hex: &str) -> &'static str {
     let luminance = 0.2126 * channel(0) + 0.7152 * channel(2) + 0.0722 * channel(4);
     // Contrast with white is (1.05)/(L+0.05); with black (L+0.05)/0.05. They are equal at L ≈ 0.179.
     if luminance > 0.179 { "#000000" } else { "#ffffff" }
+}
+
+/// The instance's public URL without a trailing slash: the `site.public_url` setting, else `configured` (the
+/// configuration's `public_url`), else empty. Links in emails and the webhook URLs given to providers start here.
+pub async fn public_base_url(conn: &mut Conn, configured: Option<&str>) -> Result<String, StoreError> {
+    let stored = settings::get(conn, Scope::Instance, "site.public_url").await?;
+    let url = stored.filter(|u| !u.trim().is_empty()).or_else(|| configured.map(str::to_owned)).unwrap_or_default();
+    Ok(url.trim().trim_end_matches('/').to_owned())
 }
 
 #[cfg(test)]

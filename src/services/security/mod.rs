@@ -132,9 +132,7 @@ impl SecurityService {
 
     /// The instance's public URL without a trailing slash (setting `site.public_url`, else the configuration).
     async fn base_url(&self, conn: &mut Conn) -> Result<String, StoreError> {
-        let stored = settings::get(conn, Scope::Instance, "site.public_url").await?;
-        let url = stored.filter(|u| !u.trim().is_empty()).or_else(|| self.public_url.clone()).unwrap_or_default();
-        Ok(url.trim().trim_end_matches('/').to_owned())
+        crate::services::site::public_base_url(conn, self.public_url.as_deref()).await
     }
 
     /// The configured SMTP server, if any. Settings that do not load count as none (and are logged).

@@ -19,7 +19,6 @@ use crate::domain::msg::Msg;
 use crate::domain::phone::Phone;
 use crate::providers::{AccountConfig, Credentials, Http, ProviderError, ProviderKind};
 use crate::services::access::AccessError;
-use crate::store::settings::{self, Scope};
 use crate::store::whatsapp_accounts::AccountRow;
 use crate::store::{Conn, Db, StoreError};
 
@@ -112,9 +111,7 @@ impl Shared {
 
     /// The instance's public URL without a trailing slash (setting `site.public_url`, else the configuration).
     async fn base_url(&self, conn: &mut Conn) -> Result<String, StoreError> {
-        let stored = settings::get(conn, Scope::Instance, "site.public_url").await?;
-        let url = stored.filter(|u| !u.trim().is_empty()).or_else(|| self.public_url.clone()).unwrap_or_default();
-        Ok(url.trim().trim_end_matches('/').to_owned())
+        crate::services::site::public_base_url(conn, self.public_url.as_deref()).await
     }
 
     /// Everything a connector needs about a stored number, credentials opened.

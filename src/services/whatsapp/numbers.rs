@@ -152,9 +152,10 @@ impl NumberService {
         let mut conn = self.shared.db().read().await?;
         let base = self.shared.base_url(&mut conn).await?;
         let rows = whatsapp_accounts::list(&mut conn, actor.workspace_id).await?;
+        let timezone = workspace_timezone(&mut conn, actor.workspace_id).await?;
         let mut views = Vec::with_capacity(rows.len());
         for row in rows {
-            views.push(redact(actor, self.view(&mut conn, &row, &base).await?));
+            views.push(redact(actor, self.view(&mut conn, &row, &base, &timezone).await?));
         }
         Ok(views)
     }
@@ -163,7 +164,8 @@ impl NumberService {
         let mut conn = self.shared.db().read().await?;
         let row = whatsapp_accounts::get(&mut conn, actor.workspace_id, id).await?.ok_or(WhatsAppError::NotFound)?;
         let base = self.shared.base_url(&mut conn).await?;
-        Ok(redact(actor, self.view(&mut conn, &row, &base).await?))
+        let timezone = workspace_timezone(&mut conn, row.workspace_id).await?;
+        Ok(redact(actor, self.view(&mut conn, &row, &base, &timezone).await?))
     }
 
     /// Connects a number. Needs [`Permission::ManageSettings`]; counts against the workspace's numbers limit.
@@ -370,17 +372,20 @@ impl NumberService {
         Ok(result)
     }
 
-    async fn view(&self, conn: &mut Conn, row: &AccountRow, base: &str) -> Result<NumberView, WhatsAppError> {
+    async fn view(
+        &self,
+        conn: &mut Conn,
+        row: &AccountRow,
+        base: &str,
+        timezone: &str,
+    ) -> Result<NumberView, WhatsAppError> {
         let kind = ProviderKind::parse(&row.provider)
             .ok_or_else(|| WhatsAppError::Internal(format!("unknown provider {}", row.provider)))?;
         let connector = kind.connector();
         let credentials = self.shared.open_credentials(row)?;
         let secret = self.shared.open(&row.account_key, &row.webhook_secret)?;
         let now = now_millis();
-        let timezone = workspace_timezone(conn, row.workspace_id).await?;
-        let (today, _) = local_day(&timezone, now);
-        let schedule: Vec<i64> = row.warmup_schedule.split(',').filter_map(|s| s.trim().parse().ok()).collect();
-        let week = super::quota::warmup_week(row, &timezone, now);
+        let (today, _) = local_day(timezone, now);
         let business_initiated_24h =
             messages::business_initiated_contacts_since(conn, row.workspace_id, row.id, now - DAY_MS).await?;
         Ok(NumberView {
@@ -409,12 +414,9 @@ impl NumberService {
             capabilities: capability_list(connector.capabilities()),
             quota: QuotaView {
                 warmup_enabled: row.warmup_enabled,
-                daily_quota: row
-                    .warmup_enabled
-                    .then(|| crate::domain::message::warmup_quota(&schedule, week))
-                    .flatten(),
-                warmup_schedule: schedule,
-                warmup_week: week,
+                daily_quota: super::quota::daily_cap(row, timezone, now),
+                warmup_schedule: super::quota::warmup_schedule(row),
+                warmup_week: super::quota::warmup_week(row, timezone, now),
                 sent_today: if row.quota_day.as_deref() == Some(today.as_str()) { row.sent_today } else { 0 },
                 messaging_limit: row.messaging_limit,
                 business_initiated_24h,

@@ -33,8 +33,12 @@ pub fn daily_cap(row: &AccountRow, timezone: &str, now: i64) -> Option<i64> {
     if !row.warmup_enabled {
         return None;
     }
-    let schedule: Vec<i64> = row.warmup_schedule.split(',').filter_map(|s| s.trim().parse().ok()).collect();
-    warmup_quota(&schedule, warmup_week(row, timezone, now))
+    warmup_quota(&warmup_schedule(row), warmup_week(row, timezone, now))
+}
+
+/// A number's stored warm-up schedule (`20,50,100,1000`) as messages per day by week.
+pub fn warmup_schedule(row: &AccountRow) -> Vec<i64> {
+    row.warmup_schedule.split(',').filter_map(|s| s.trim().parse().ok()).collect()
 }
 
 /// What a new outbound message is checked against.
