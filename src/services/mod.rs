@@ -50,6 +50,11 @@ pub struct Services {
     pub outbound: Arc<whatsapp::outbound::OutboundService>,
     pub conversations: whatsapp::conversations::ConversationService,
     pub media: Arc<whatsapp::media::MediaService>,
+    pub live: whatsapp::live::LiveService,
+    pub organize: whatsapp::organize::OrganizeService,
+    pub quick_replies: whatsapp::quick_replies::QuickReplyService,
+    pub contacts: whatsapp::contacts::ContactService,
+    pub templates: whatsapp::templates::TemplateService,
 }
 
 impl Services {
@@ -62,6 +67,11 @@ impl Services {
             ingest: whatsapp::ingest::IngestService::new(whatsapp.clone()),
             outbound: Arc::new(whatsapp::outbound::OutboundService::new(whatsapp.clone())),
             conversations: whatsapp::conversations::ConversationService::new(whatsapp.clone()),
+            live: whatsapp::live::LiveService::new(whatsapp.clone()),
+            organize: whatsapp::organize::OrganizeService::new(whatsapp.clone()),
+            quick_replies: whatsapp::quick_replies::QuickReplyService::new(whatsapp.clone()),
+            contacts: whatsapp::contacts::ContactService::new(whatsapp.clone()),
+            templates: whatsapp::templates::TemplateService::new(whatsapp.clone()),
             media: Arc::new(whatsapp::media::MediaService::new(whatsapp)),
             install: install::InstallService::init(config, db.clone()).await?,
             site: site::SiteService::new(db.clone()),

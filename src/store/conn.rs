@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use super::postgres::PgConn;
 use super::sqlite::SqliteConn;
@@ -14,6 +14,9 @@ pub struct Conn {
     /// Woken when a transaction that enqueued jobs commits.
     wake: Option<Arc<Notify>>,
     wake_on_commit: bool,
+    /// Bumped when a transaction that recorded inbox events commits (the live streams wait on it).
+    inbox: Option<Arc<watch::Sender<u64>>>,
+    inbox_on_commit: bool,
 }
 
 enum Inner {
@@ -23,20 +26,27 @@ enum Inner {
 
 impl From<SqliteConn> for Conn {
     fn from(conn: SqliteConn) -> Self {
-        Self { inner: Inner::Sqlite(conn), wake: None, wake_on_commit: false }
+        Self { inner: Inner::Sqlite(conn), wake: None, wake_on_commit: false, inbox: None, inbox_on_commit: false }
     }
 }
 
 impl From<PgConn> for Conn {
     fn from(conn: PgConn) -> Self {
-        Self { inner: Inner::Postgres(conn), wake: None, wake_on_commit: false }
+        Self { inner: Inner::Postgres(conn), wake: None, wake_on_commit: false, inbox: None, inbox_on_commit: false }
     }
 }
 
 impl Conn {
-    pub(super) fn with_wake(mut self, wake: Arc<Notify>) -> Self {
+    pub(super) fn with_wake(mut self, wake: Arc<Notify>, inbox: Arc<watch::Sender<u64>>) -> Self {
         self.wake = Some(wake);
+        self.inbox = Some(inbox);
         self
+    }
+
+    /// Tells this process's live inbox streams to look for new events once the transaction commits
+    /// ([`super::inbox_events::record`] calls it).
+    pub(crate) fn signal_inbox_on_commit(&mut self) {
+        self.inbox_on_commit = true;
     }
 
     /// Wakes this process's job workers once the transaction commits (the queue calls it after an enqueue).
@@ -94,6 +104,9 @@ impl Conn {
         }
         if let (true, Some(wake)) = (self.wake_on_commit, &self.wake) {
             wake.notify_waiters();
+        }
+        if let (true, Some(inbox)) = (self.inbox_on_commit, &self.inbox) {
+            inbox.send_modify(|generation| *generation = generation.wrapping_add(1));
         }
         Ok(())
     }

@@ -16,6 +16,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod dashboard;
 mod error;
+pub mod inbox_events;
 pub mod jobs;
 pub mod maintenance;
 pub mod media;
@@ -54,6 +55,8 @@ pub enum Backend {
 pub struct Db {
     inner: Inner,
     job_wake: Arc<Notify>,
+    /// A generation counter bumped after every commit that recorded inbox events in this process.
+    inbox_signal: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 #[derive(Clone)]
@@ -79,7 +82,11 @@ impl Db {
             DatabaseUrl::Sqlite(path) => Inner::Sqlite(sqlite::SqliteDb::open(path).await?),
             DatabaseUrl::Postgres(url) => Inner::Postgres(postgres::PgDb::connect(url.expose()).await?),
         };
-        Ok(Self { inner, job_wake: Arc::new(Notify::new()) })
+        Ok(Self {
+            inner,
+            job_wake: Arc::new(Notify::new()),
+            inbox_signal: Arc::new(tokio::sync::watch::Sender::new(0)),
+        })
     }
 
     /// Postgres: listens for jobs enqueued by other nodes and wakes this node's workers; returns only when the
@@ -96,6 +103,17 @@ impl Db {
         Arc::clone(&self.job_wake)
     }
 
+    /// Changes whenever a transaction of this process that recorded inbox events commits: live streams wait on it,
+    /// then read the events after the last one they sent.
+    pub fn inbox_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inbox_signal.subscribe()
+    }
+
+    /// Bumps [`Self::inbox_changes`] by hand (Postgres: when another node's events arrive by NOTIFY).
+    pub fn signal_inbox(&self) {
+        self.inbox_signal.send_modify(|generation| *generation = generation.wrapping_add(1));
+    }
+
     /// The engine behind this handle.
     pub fn backend(&self) -> Backend {
         match self.inner {
@@ -110,7 +128,7 @@ impl Db {
             Inner::Sqlite(db) => db.read().await.map(Conn::from),
             Inner::Postgres(db) => db.read().await.map(Conn::from),
         }
-        .map(|c| c.with_wake(self.job_wakeups()))
+        .map(|c| c.with_wake(self.job_wakeups(), Arc::clone(&self.inbox_signal)))
     }
 
     /// A write transaction (SQLite: `BEGIN IMMEDIATE` on the single writer; Postgres: `BEGIN`).
@@ -120,7 +138,7 @@ impl Db {
             Inner::Sqlite(db) => db.write().await.map(Conn::from),
             Inner::Postgres(db) => db.write().await.map(Conn::from),
         }
-        .map(|c| c.with_wake(self.job_wakeups()))
+        .map(|c| c.with_wake(self.job_wakeups(), Arc::clone(&self.inbox_signal)))
     }
 
     /// Proves the database answers a query within `timeout`.

@@ -3,12 +3,17 @@
 //! instance's data key that seals credentials, the HTTP client, and the public URL webhooks are reached at.
 
 pub mod compose;
+pub mod contacts;
 pub mod conversations;
 pub mod ingest;
+pub mod live;
 pub mod media;
 pub mod numbers;
+pub mod organize;
 pub mod outbound;
+pub mod quick_replies;
 pub mod quota;
+pub mod templates;
 mod views;
 
 use std::sync::Arc;

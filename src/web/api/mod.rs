@@ -119,6 +119,9 @@ fn endpoints() -> Vec<Endpoint> {
         upload(at(Post, "/api/v1/media", messages::upload)),
         at(Get, "/api/v1/media/{id}", messages::download),
     ]
+    .into_iter()
+    // Each inbox module lists its own endpoints.
+    .collect()
 }
 
 /// The (method, path) pairs the API serves, e.g. `(Verb::Get, "/api/v1/users/{id}")`.

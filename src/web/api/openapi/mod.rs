@@ -124,11 +124,15 @@ pub(super) fn limit_schema(nullable_only: bool) -> Value {
 }
 
 /// The entries of two JSON objects in one.
-fn merged(mut a: Value, b: Value) -> Value {
-    if let (Some(a), Value::Object(b)) = (a.as_object_mut(), b) {
-        a.extend(b);
+/// One JSON object with the members of all `parts` (each module describes its own paths and schemas).
+fn merged_all<const N: usize>(parts: [Value; N]) -> Value {
+    let mut all = serde_json::Map::new();
+    for part in parts {
+        if let Value::Object(members) = part {
+            all.extend(members);
+        }
     }
-    a
+    Value::Object(all)
 }
 
 fn build() -> Value {
@@ -151,7 +155,11 @@ fn build() -> Value {
             { "name": "conversations", "description": "Conversations with customers and their threads." },
             { "name": "messages", "description": "Sending messages and files, and their delivery status." },
         ],
-        "paths": merged(merged(paths(), job_paths()), whatsapp_paths()),
+        "paths": merged_all([
+            paths(),
+            job_paths(),
+            whatsapp_paths(),
+        ]),
         "components": {
             "securitySchemes": {
                 "bearer": {
@@ -161,7 +169,11 @@ fn build() -> Value {
                     "description": "A workspace API key, created by a workspace admin or with `conversure api-key create`.",
                 },
             },
-            "schemas": merged(merged(schemas(), job_schemas()), whatsapp_schemas()),
+            "schemas": merged_all([
+                schemas(),
+                job_schemas(),
+                whatsapp_schemas(),
+            ]),
             "responses": shared_responses(),
         },
     })

@@ -1,0 +1,113 @@
+//! The inbox's change log: one row per change an open inbox must show (a new message, a status change, a
+//! conversation assigned, tagged, moved). Live streams send them in id order and a reconnecting page resumes after
+//! the last id it saw, so a network blip loses nothing. Rows are small and pruned after a day.
+
+use super::{Conn, Row, StoreError};
+
+/// What changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    /// A message was added to the conversation (inbound, outbound or a note); `message_id` is set.
+    Message,
+    /// A message's delivery state changed (sent, delivered, read, failed); `message_id` is set.
+    Status,
+    /// The conversation itself changed: assignee, state, snooze, tags, unread count, contact details.
+    Conversation,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Message => "message",
+            Self::Status => "status",
+            Self::Conversation => "conversation",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "message" => Some(Self::Message),
+            "status" => Some(Self::Status),
+            "conversation" => Some(Self::Conversation),
+            _ => None,
+        }
+    }
+}
+
+/// One recorded change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxEvent {
+    pub id: i64,
+    pub workspace_id: i64,
+    pub conversation_id: i64,
+    pub message_id: Option<i64>,
+    pub kind: EventKind,
+    pub created_at: i64,
+}
+
+fn event(row: &Row) -> Result<InboxEvent, StoreError> {
+    let kind = row.text(4)?;
+    Ok(InboxEvent {
+        id: row.int(0)?,
+        workspace_id: row.int(1)?,
+        conversation_id: row.int(2)?,
+        message_id: row.opt_int(3)?,
+        kind: EventKind::parse(&kind)
+            .ok_or_else(|| StoreError::Decode { column: 4, detail: format!("unknown inbox event kind {kind}") })?,
+        created_at: row.int(5)?,
+    })
+}
+
+/// Records a change inside the caller's write transaction; this process's live streams are told once it commits.
+pub async fn record(
+    conn: &mut Conn,
+    workspace_id: i64,
+    conversation_id: i64,
+    message_id: Option<i64>,
+    kind: EventKind,
+    now: i64,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT INTO inbox_events (workspace_id, conversation_id, message_id, kind, created_at)
+         VALUES ($1, $2, $3, $4, $5)",
+        &[workspace_id.into(), conversation_id.into(), message_id.into(), kind.as_str().into(), now.into()],
+    )
+    .await?;
+    conn.signal_inbox_on_commit();
+    Ok(())
+}
+
+/// A workspace's events after `after_id`, oldest first.
+pub async fn since(
+    conn: &mut Conn,
+    workspace_id: i64,
+    after_id: i64,
+    limit: i64,
+) -> Result<Vec<InboxEvent>, StoreError> {
+    conn.fetch_all(
+        "SELECT id, workspace_id, conversation_id, message_id, kind, created_at FROM inbox_events
+         WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+        &[workspace_id.into(), after_id.into(), limit.into()],
+    )
+    .await?
+    .iter()
+    .map(event)
+    .collect()
+}
+
+/// The id of a workspace's latest event (0 without any): a page rendered now resumes its stream from here.
+pub async fn latest_id(conn: &mut Conn, workspace_id: i64) -> Result<i64, StoreError> {
+    conn.fetch_one("SELECT COALESCE(MAX(id), 0) FROM inbox_events WHERE workspace_id = $1", &[workspace_id.into()])
+        .await?
+        .int(0)
+}
+
+/// The oldest event id still kept for a workspace: a stream resuming from before it has missed pruned events.
+pub async fn oldest_id(conn: &mut Conn, workspace_id: i64) -> Result<Option<i64>, StoreError> {
+    conn.fetch_one("SELECT MIN(id) FROM inbox_events WHERE workspace_id = $1", &[workspace_id.into()]).await?.opt_int(0)
+}
+
+/// Removes events older than `before` (every workspace); returns how many.
+pub async fn prune(conn: &mut Conn, before: i64) -> Result<u64, StoreError> {
+    conn.execute("DELETE FROM inbox_events WHERE created_at < $1", &[before.into()]).await
+}
