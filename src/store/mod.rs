@@ -17,6 +17,7 @@ pub mod conversations;
 pub mod dashboard;
 mod error;
 pub mod inbox_events;
+pub mod inbox_settings;
 pub mod jobs;
 pub mod maintenance;
 pub mod media;

@@ -1,11 +1,13 @@
 //! Reading conversations and their messages, within the caller's workspace. Agents without
-//! [`Permission::SeeAllConversations`] see the conversations assigned to them and the unassigned ones.
+//! [`Permission::SeeAllConversations`] see the conversations assigned to them and the unassigned ones, unless the
+//! workspace lets agents see everything ([`restriction`] is the one rule every reader applies).
 
 use super::{Shared, WhatsAppError};
 use crate::domain::role::Permission;
 use crate::services::access::Actor;
 use crate::store::conversations::{self, Conversation, Filter};
 use crate::store::messages::{self, Message};
+use crate::store::{Conn, inbox_settings};
 
 /// Most rows a page holds.
 pub const MAX_PAGE: i64 = 100;
@@ -52,11 +54,8 @@ impl ConversationService {
         let limit = limit.clamp(1, MAX_PAGE);
         let after = cursor.filter(|c| !c.is_empty()).map(parse_cursor).transpose()?;
         let mut filter = filter.clone();
-        if !actor.role.allows(Permission::SeeAllConversations) {
-            // An API key has a role but no user: it sees the unassigned conversations only.
-            filter.visible_to = Some(actor.user_id().unwrap_or(0));
-        }
         let mut conn = self.shared.db().read().await?;
+        filter.visible_to = restriction(&mut conn, actor).await?;
         let mut rows = conversations::list(&mut conn, actor.workspace_id, &filter, after, limit + 1).await?;
         let next_cursor = if rows.len() as i64 > limit {
             rows.truncate(limit as usize);
@@ -72,7 +71,10 @@ impl ConversationService {
         let mut conn = self.shared.db().read().await?;
         let conversation =
             conversations::get(&mut conn, actor.workspace_id, id).await?.ok_or(WhatsAppError::NotFound)?;
-        visible(actor, &conversation)?;
+        let restricted_to = restriction(&mut conn, actor).await?;
+        if !visible_under(restricted_to, &conversation) {
+            return Err(WhatsAppError::NotFound);
+        }
         Ok(conversation)
     }
 
@@ -104,8 +106,23 @@ impl ConversationService {
     }
 }
 
-/// Agents who may not see everything see only their own and unassigned conversations: others are "not found".
-fn visible(actor: &Actor, conversation: &Conversation) -> Result<(), WhatsAppError> {
-    let mine = conversation.assignee_user_id.is_none() || conversation.assignee_user_id == actor.user_id();
-    if actor.role.allows(Permission::SeeAllConversations) || mine { Ok(()) } else { Err(WhatsAppError::NotFound) }
+/// Whom `actor`'s view of the conversations is limited to: `None` when they see all of the workspace's (managers
+/// and admins, or everyone when the workspace lets agents see all), else `Some(user)`: that user's conversations
+/// and the unassigned ones. An API key has a role but no user: restricted, it sees the unassigned ones only.
+pub(crate) async fn restriction(conn: &mut Conn, actor: &Actor) -> Result<Option<i64>, WhatsAppError> {
+    if actor.role.allows(Permission::SeeAllConversations) {
+        return Ok(None);
+    }
+    if inbox_settings::get(conn, actor.workspace_id).await?.agents_see_all {
+        return Ok(None);
+    }
+    Ok(Some(actor.user_id().unwrap_or(0)))
+}
+
+/// Whether a conversation shows under a [`restriction`]; hidden ones are "not found".
+pub(crate) fn visible_under(restricted_to: Option<i64>, conversation: &Conversation) -> bool {
+    match restricted_to {
+        None => true,
+        Some(user) => conversation.assignee_user_id.is_none_or(|assignee| assignee == user),
+    }
 }
