@@ -45,13 +45,20 @@ pub enum Permission {
     ManageSettings,
     /// Read the workspace's audit log.
     ViewAudit,
+    /// Create, change and delete the workspace-wide quick replies (everyone keeps their own personal ones).
+    ManageQuickReplies,
+    /// Create, rename, recolour and delete the workspace's tags.
+    ManageTags,
 }
 
 impl Role {
     /// Whether this role grants `permission`.
     pub fn allows(self, permission: Permission) -> bool {
         match permission {
-            Permission::ViewTeam | Permission::SeeAllConversations => self >= Role::Manager,
+            Permission::ViewTeam
+            | Permission::SeeAllConversations
+            | Permission::ManageQuickReplies
+            | Permission::ManageTags => self >= Role::Manager,
             Permission::ManageTeam | Permission::ManageApiKeys | Permission::ManageSettings | Permission::ViewAudit => {
                 self == Role::Admin
             }

@@ -145,6 +145,29 @@ impl Provider for Meta {
         })
     }
 
+    fn lists_templates(&self) -> bool {
+        true
+    }
+
+    /// `GET /{waba_id}/message_templates`, page after page: templates belong to the business account, not the number.
+    fn list_templates<'a>(
+        &'a self,
+        http: &'a Http,
+        account: &'a AccountConfig,
+    ) -> BoxFuture<'a, Result<Vec<ListedTemplate>, ProviderError>> {
+        Box::pin(async move {
+            let waba = account.credentials.optional("waba_id").ok_or_else(|| {
+                ProviderError::misconfigured(
+                    "set the number's `waba_id` (WhatsApp Business Account id) to sync templates",
+                )
+            })?;
+            if !meta_codec::is_plain_id(waba) {
+                return Err(ProviderError::misconfigured("credential `waba_id` must be the business account's id"));
+            }
+            api(http, account)?.list_templates(&format!("{}/{waba}/message_templates", base(account))).await
+        })
+    }
+
     fn fetch_media<'a>(
         &'a self,
         http: &'a Http,

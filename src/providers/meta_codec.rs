@@ -396,6 +396,7 @@ pub(super) fn media_id(media: &MediaRef) -> Result<&str, ProviderError> {
     }
 }
 
+mod templates;
 mod webhook;
 pub(super) use webhook::parse_webhook;
 

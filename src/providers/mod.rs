@@ -280,6 +280,21 @@ pub struct Sent {
     pub thread: Option<String>,
 }
 
+/// A message template as the provider lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedTemplate {
+    pub name: String,
+    pub language: String,
+    /// Lower case: `marketing`, `utility`, `authentication`.
+    pub category: String,
+    /// Lower case: `approved`, `pending`, `rejected`, `paused`, `disabled`, …
+    pub status: String,
+    /// The body's text with its `{{1}}` placeholders.
+    pub body: String,
+    /// The components as the provider gave them (header, body, footer, buttons), for previews.
+    pub components: serde_json::Value,
+}
+
 /// A media file fetched from a provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchedMedia {
@@ -411,6 +426,20 @@ pub trait Provider: Send + Sync {
         http: &'a Http,
         account: &'a AccountConfig,
     ) -> BoxFuture<'a, Result<String, ProviderError>>;
+
+    /// Whether [`Provider::list_templates`] can be asked (the others' templates are entered by hand).
+    fn lists_templates(&self) -> bool {
+        false
+    }
+
+    /// Every message template of the account's business account, all pages read.
+    fn list_templates<'a>(
+        &'a self,
+        _http: &'a Http,
+        _account: &'a AccountConfig,
+    ) -> BoxFuture<'a, Result<Vec<ListedTemplate>, ProviderError>> {
+        Box::pin(async { Err(ProviderError::misconfigured("this provider does not list templates")) })
+    }
 
     /// Downloads an inbound message's media.
     fn fetch_media<'a>(

@@ -158,6 +158,20 @@ impl ApiKeyService {
         Ok(KeyCaller { actor, owner })
     }
 
+    /// Whether a key still opens its workspace (not revoked, the workspace active): long-lived streams ask this
+    /// now and then. Nothing is recorded; a database error answers yes, so a blip does not end a stream.
+    pub async fn still_valid(&self, presented: &str) -> bool {
+        let found = async {
+            let mut conn = self.db.read().await?;
+            api_keys::by_hash(&mut conn, &hash_key(presented.trim())).await
+        };
+        match found.await {
+            Ok(Some(found)) => found.key.revoked_at.is_none() && found.workspace_status == "active",
+            Ok(None) => false,
+            Err(_) => true,
+        }
+    }
+
     /// The calling key and its workspace.
     pub async fn me(&self, actor: &Actor) -> Result<KeyInfo, ApiKeyError> {
         let Principal::ApiKey { key_id, .. } = actor.principal else { return Err(ApiKeyError::NotFound) };

@@ -40,6 +40,14 @@ pub const KNOWN_ACTIONS: &[&str] = &[
     "settings.changed",
     "security.require_totp_changed",
     "instance.installed",
+    "inbox.settings_changed",
+    "inbox.tag_created",
+    "inbox.tag_changed",
+    "inbox.tag_deleted",
+    "inbox.template_created",
+    "inbox.template_changed",
+    "inbox.template_deleted",
+    "inbox.templates_synced",
 ];
 
 /// The translated label of a known action; `None` for anything else (shown raw).
@@ -64,6 +72,14 @@ pub fn action_label(action: &str) -> Option<Msg> {
         "settings.changed" => Msg::new("admin.audit.actions.settings_changed"),
         "security.require_totp_changed" => Msg::new("admin.audit.actions.require_totp_changed"),
         "instance.installed" => Msg::new("admin.audit.actions.installed"),
+        "inbox.settings_changed" => Msg::new("admin.audit.actions.inbox_settings_changed"),
+        "inbox.tag_created" => Msg::new("admin.audit.actions.tag_created"),
+        "inbox.tag_changed" => Msg::new("admin.audit.actions.tag_changed"),
+        "inbox.tag_deleted" => Msg::new("admin.audit.actions.tag_deleted"),
+        "inbox.template_created" => Msg::new("admin.audit.actions.template_created"),
+        "inbox.template_changed" => Msg::new("admin.audit.actions.template_changed"),
+        "inbox.template_deleted" => Msg::new("admin.audit.actions.template_deleted"),
+        "inbox.templates_synced" => Msg::new("admin.audit.actions.templates_synced"),
         _ => return None,
     })
 }

@@ -15,8 +15,8 @@ pub fn schedules(db: &Db) -> Schedules {
             let removed = maintenance::clean_up(&mut tx, now_millis()).await.map_err(|e| e.to_string())?;
             tx.commit().await.map_err(|e| e.to_string())?;
             Ok(format!(
-                "removed {} sessions, {} tokens, {} sign-in attempts, {} finished jobs",
-                removed.sessions, removed.tokens, removed.login_attempts, removed.jobs
+                "removed {} sessions, {} tokens, {} sign-in attempts, {} finished jobs, {} inbox events",
+                removed.sessions, removed.tokens, removed.login_attempts, removed.jobs, removed.inbox_events
             ))
         }
     });
@@ -28,7 +28,8 @@ pub fn schedules(db: &Db) -> Schedules {
             maintenance::optimize(&mut conn).await.map(str::to_owned).map_err(|e| e.to_string())
         }
     });
-    for schedule in [cleanup, upkeep, crate::services::whatsapp::quota::schedule(db)] {
+    let whatsapp = [crate::services::whatsapp::quota::schedule(db), crate::services::whatsapp::organize::schedule(db)];
+    for schedule in [cleanup, upkeep].into_iter().chain(whatsapp) {
         match schedule {
             Ok(schedule) => list.push(schedule),
             // The expressions above are constants covered by a test; a failure here is a programming error.
@@ -44,6 +45,6 @@ mod tests {
     async fn built_in_schedules_parse() {
         let dir = tempfile::tempdir().unwrap();
         let db = crate::store::Db::open(&crate::config::DatabaseUrl::Sqlite(dir.path().join("t.db"))).await.unwrap();
-        assert_eq!(super::schedules(&db).list().len(), 3);
+        assert_eq!(super::schedules(&db).list().len(), 4);
     }
 }

@@ -54,6 +54,7 @@ pub struct Services {
     pub organize: whatsapp::organize::OrganizeService,
     pub quick_replies: whatsapp::quick_replies::QuickReplyService,
     pub contacts: whatsapp::contacts::ContactService,
+    pub composer: whatsapp::composer::ComposerService,
     pub templates: whatsapp::templates::TemplateService,
 }
 
@@ -71,6 +72,7 @@ impl Services {
             organize: whatsapp::organize::OrganizeService::new(whatsapp.clone()),
             quick_replies: whatsapp::quick_replies::QuickReplyService::new(whatsapp.clone()),
             contacts: whatsapp::contacts::ContactService::new(whatsapp.clone()),
+            composer: whatsapp::composer::ComposerService::new(whatsapp.clone()),
             templates: whatsapp::templates::TemplateService::new(whatsapp.clone()),
             media: Arc::new(whatsapp::media::MediaService::new(whatsapp)),
             install: install::InstallService::init(config, db.clone()).await?,

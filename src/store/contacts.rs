@@ -114,3 +114,82 @@ pub async fn resolve(conn: &mut Conn, workspace_id: i64, who: &Identity<'_>, now
     }
     Ok(id)
 }
+
+/// A contact's custom fields as stored: a JSON object of strings (`{}` when none).
+pub async fn custom_fields(conn: &mut Conn, workspace_id: i64, id: i64) -> Result<Option<String>, StoreError> {
+    conn.fetch_optional(
+        "SELECT custom_fields FROM contacts WHERE workspace_id = $1 AND id = $2",
+        &[workspace_id.into(), id.into()],
+    )
+    .await?
+    .map(|r| r.text(0))
+    .transpose()
+}
+
+/// What a person may change about a contact (the phone is the provider's).
+#[derive(Debug, Clone)]
+pub struct ContactChange<'a> {
+    pub name: &'a str,
+    pub email: Option<&'a str>,
+    /// A JSON object of strings.
+    pub custom_fields: &'a str,
+}
+
+/// `false` when the contact does not exist in the workspace.
+pub async fn update(
+    conn: &mut Conn,
+    workspace_id: i64,
+    id: i64,
+    change: &ContactChange<'_>,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let changed = conn
+        .execute(
+            "UPDATE contacts SET name = $3, email = $4, custom_fields = $5, updated_at = $6
+             WHERE workspace_id = $1 AND id = $2",
+            &[
+                workspace_id.into(),
+                id.into(),
+                change.name.into(),
+                change.email.into(),
+                change.custom_fields.into(),
+                now.into(),
+            ],
+        )
+        .await?;
+    Ok(changed == 1)
+}
+
+/// Escapes LIKE's wildcards so a search text matches literally (with `ESCAPE '\'`).
+fn like_prefix(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("{escaped}%")
+}
+
+/// Contacts whose name (ignoring case) or phone starts with `query` (all for an empty one), by id, newest first,
+/// older than `before` (an id) when given.
+pub async fn search(
+    conn: &mut Conn,
+    workspace_id: i64,
+    query: &str,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Contact>, StoreError> {
+    let query = query.trim();
+    let digits = query.trim_start_matches('+');
+    let sql = format!(
+        "SELECT {COLUMNS} FROM contacts
+         WHERE workspace_id = $1 AND id < $2
+           AND ($3 = '' OR LOWER(name) LIKE $4 ESCAPE '\\' OR phone LIKE $5 ESCAPE '\\')
+         ORDER BY id DESC LIMIT $6"
+    );
+    let params = [
+        workspace_id.into(),
+        before.unwrap_or(i64::MAX).into(),
+        query.into(),
+        like_prefix(&query.to_lowercase()).into(),
+        like_prefix(&format!("+{digits}")).into(),
+        limit.into(),
+    ];
+    conn.fetch_all(&sql, &params).await?.iter().map(contact).collect()
+}

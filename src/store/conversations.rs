@@ -1,7 +1,7 @@
 //! Conversations: one per contact and number, with the counters the inbox lists by (unread, last message, the
 //! customer's last message that opens the 24-hour window).
 
-use super::{Conn, Row, StoreError, Value};
+use super::{Backend, Conn, Row, StoreError, Value};
 
 /// A conversation with its contact and number, as lists and the API show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,11 +22,13 @@ pub struct Conversation {
     pub last_inbound_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Hidden from the open tab until then; cleared when it reopens.
+    pub snoozed_until: Option<i64>,
 }
 
 const SELECT: &str = "SELECT c.id, c.workspace_id, c.account_id, a.name, c.contact_id, k.name, k.phone, c.status,
         c.assignee_user_id, c.provider_thread, c.unread_count, c.last_message_at, c.last_message_preview,
-        c.last_inbound_at, c.created_at, c.updated_at
+        c.last_inbound_at, c.created_at, c.updated_at, c.snoozed_until
     FROM conversations c
     JOIN whatsapp_accounts a ON a.id = c.account_id
     JOIN contacts k ON k.id = c.contact_id";
@@ -49,6 +51,7 @@ fn conversation(row: &Row) -> Result<Conversation, StoreError> {
         last_inbound_at: row.opt_int(13)?,
         created_at: row.int(14)?,
         updated_at: row.int(15)?,
+        snoozed_until: row.opt_int(16)?,
     })
 }
 
@@ -61,19 +64,33 @@ pub async fn upsert(
     thread: Option<&str>,
     now: i64,
 ) -> Result<i64, StoreError> {
-    conn.fetch_one(
-        "INSERT INTO conversations (workspace_id, account_id, contact_id, provider_thread, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $5)
-         ON CONFLICT (account_id, contact_id)
-         DO UPDATE SET provider_thread = COALESCE(excluded.provider_thread, conversations.provider_thread)
-         RETURNING id",
-        &[workspace_id.into(), account_id.into(), contact_id.into(), thread.into(), now.into()],
-    )
-    .await?
-    .int(0)
+    Ok(upsert_created(conn, workspace_id, account_id, contact_id, thread, now).await?.0)
 }
 
-/// A new customer message: one more unread, the window restarts, and a resolved or archived conversation
+/// [`upsert`], also telling whether this call created it (its `created_at` is this `now`): round-robin assignment
+/// only acts on new conversations.
+pub async fn upsert_created(
+    conn: &mut Conn,
+    workspace_id: i64,
+    account_id: i64,
+    contact_id: i64,
+    thread: Option<&str>,
+    now: i64,
+) -> Result<(i64, bool), StoreError> {
+    let row = conn
+        .fetch_one(
+            "INSERT INTO conversations (workspace_id, account_id, contact_id, provider_thread, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $5)
+             ON CONFLICT (account_id, contact_id)
+             DO UPDATE SET provider_thread = COALESCE(excluded.provider_thread, conversations.provider_thread)
+             RETURNING id, created_at",
+            &[workspace_id.into(), account_id.into(), contact_id.into(), thread.into(), now.into()],
+        )
+        .await?;
+    Ok((row.int(0)?, row.int(1)? == now))
+}
+
+/// A new customer message: one more unread, the window restarts, and a resolved, archived or snoozed conversation
 /// opens again.
 pub async fn note_inbound(conn: &mut Conn, id: i64, at: i64, preview: &str, now: i64) -> Result<(), StoreError> {
     conn.execute(
@@ -81,7 +98,8 @@ pub async fn note_inbound(conn: &mut Conn, id: i64, at: i64, preview: &str, now:
             last_message_at = CASE WHEN last_message_at IS NULL OR last_message_at <= $2 THEN $2 ELSE last_message_at END,
             last_message_preview = CASE WHEN last_message_at IS NULL OR last_message_at <= $2 THEN $3 ELSE last_message_preview END,
             last_inbound_at = CASE WHEN last_inbound_at IS NULL OR last_inbound_at < $2 THEN $2 ELSE last_inbound_at END,
-            status = CASE WHEN status IN ('resolved', 'archived') THEN 'open' ELSE status END,
+            status = CASE WHEN status IN ('resolved', 'archived') OR snoozed_until IS NOT NULL THEN 'open' ELSE status END,
+            snoozed_until = NULL,
             updated_at = $4
          WHERE id = $1",
         &[id.into(), at.into(), preview.into(), now.into()],
@@ -126,6 +144,30 @@ pub async fn get(conn: &mut Conn, workspace_id: i64, id: i64) -> Result<Option<C
     conn.fetch_optional(&sql, &[workspace_id.into(), id.into()]).await?.as_ref().map(conversation).transpose()
 }
 
+/// A contact's conversations (one per number), most recent activity first.
+pub async fn of_contact(conn: &mut Conn, workspace_id: i64, contact_id: i64) -> Result<Vec<Conversation>, StoreError> {
+    let sql = format!(
+        "{SELECT} WHERE c.workspace_id = $1 AND c.contact_id = $2
+         ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id DESC"
+    );
+    conn.fetch_all(&sql, &[workspace_id.into(), contact_id.into()]).await?.iter().map(conversation).collect()
+}
+
+/// The inbox's tabs. "Active" work is open or pending and not snoozed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    /// Open and not snoozed.
+    Open,
+    /// Active and assigned to this user.
+    Mine(i64),
+    /// Active and assigned to nobody.
+    Unassigned,
+    /// Everything, whatever its state.
+    All,
+}
+
+const ACTIVE: &str = "c.status IN ('open', 'pending') AND c.snoozed_until IS NULL";
+
 /// What a conversation list is filtered by; `None` fields do not filter.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -133,10 +175,74 @@ pub struct Filter {
     pub status: Option<String>,
     /// `Some(None)`: unassigned only.
     pub assignee: Option<Option<i64>>,
-    /// Matches the contact's name or phone (substring, case-insensitive).
+    /// Matches the contact's name or phone (substring, case-insensitive) or a word of a message (full text).
     pub query: Option<String>,
     /// Only conversations this user may see as an agent: assigned to them or to nobody.
     pub visible_to: Option<i64>,
+    pub tab: Option<Tab>,
+    /// Only conversations with this tag.
+    pub tag_id: Option<i64>,
+}
+
+/// A statement under construction whose parameters are numbered as they are bound.
+struct Sql {
+    text: String,
+    params: Vec<Value>,
+}
+
+impl Sql {
+    /// Adds a parameter and returns its placeholder.
+    fn bind(&mut self, value: impl Into<Value>) -> String {
+        self.params.push(value.into());
+        format!("${}", self.params.len())
+    }
+
+    /// No text yet; the workspace id is `$1`.
+    fn new(workspace_id: i64) -> Self {
+        Self { text: String::new(), params: vec![workspace_id.into()] }
+    }
+
+    /// The scope every list and count shares: the workspace, the number and who may see it.
+    fn scope(&mut self, filter: &Filter) -> String {
+        let mut condition = "c.workspace_id = $1".to_owned();
+        if let Some(account) = filter.account_id {
+            condition.push_str(&format!(" AND c.account_id = {}", self.bind(account)));
+        }
+        if let Some(user) = filter.visible_to {
+            let p = self.bind(user);
+            condition.push_str(&format!(" AND (c.assignee_user_id IS NULL OR c.assignee_user_id = {p})"));
+        }
+        condition
+    }
+
+    /// A tab's condition (`TRUE`-like for all).
+    fn tab(&mut self, tab: Tab) -> String {
+        match tab {
+            Tab::Open => "c.status = 'open' AND c.snoozed_until IS NULL".to_owned(),
+            Tab::Mine(user) => format!("{ACTIVE} AND c.assignee_user_id = {}", self.bind(user)),
+            Tab::Unassigned => format!("{ACTIVE} AND c.assignee_user_id IS NULL"),
+            Tab::All => "1 = 1".to_owned(),
+        }
+    }
+}
+
+/// A search as an FTS5 expression: every word quoted as a string (so nothing typed is FTS syntax), the last one
+/// a prefix; `None` when nothing searchable is left.
+pub fn fts5_query(input: &str) -> Option<String> {
+    let words: Vec<String> = input
+        .split_whitespace()
+        .filter(|w| w.chars().any(char::is_alphanumeric))
+        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
+        .collect();
+    let last = words.len().checked_sub(1)?;
+    Some(
+        words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| if i == last { format!("{w}*") } else { w.clone() })
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
 }
 
 /// A page of conversations, most recent activity first. `after` is the last row of the previous page
@@ -148,43 +254,94 @@ pub async fn list(
     after: Option<(i64, i64)>,
     limit: i64,
 ) -> Result<Vec<Conversation>, StoreError> {
-    let mut sql = format!("{SELECT} WHERE c.workspace_id = $1");
-    let mut params: Vec<Value> = vec![workspace_id.into()];
-    // Appends a condition whose `?` is the next parameter (used once or several times).
-    let mut bind = |sql: &mut String, clause: &str, value: Value| {
-        params.push(value);
-        sql.push_str(&clause.replace('?', &format!("${}", params.len())));
-    };
-    if let Some(account) = filter.account_id {
-        bind(&mut sql, " AND c.account_id = ?", account.into());
+    let mut sql = Sql::new(workspace_id);
+    let scope = sql.scope(filter);
+    sql.text = format!("{SELECT} WHERE {scope}");
+    if let Some(tab) = filter.tab {
+        let condition = sql.tab(tab);
+        sql.text.push_str(&format!(" AND {condition}"));
     }
     if let Some(status) = &filter.status {
-        bind(&mut sql, " AND c.status = ?", status.as_str().into());
+        let p = sql.bind(status.as_str());
+        sql.text.push_str(&format!(" AND c.status = {p}"));
     }
     match filter.assignee {
-        Some(Some(user)) => bind(&mut sql, " AND c.assignee_user_id = ?", user.into()),
-        Some(None) => sql.push_str(" AND c.assignee_user_id IS NULL"),
+        Some(Some(user)) => {
+            let p = sql.bind(user);
+            sql.text.push_str(&format!(" AND c.assignee_user_id = {p}"));
+        }
+        Some(None) => sql.text.push_str(" AND c.assignee_user_id IS NULL"),
         None => {}
     }
-    if let Some(user) = filter.visible_to {
-        bind(&mut sql, " AND (c.assignee_user_id IS NULL OR c.assignee_user_id = ?)", user.into());
-    }
-    if let Some(query) = filter.query.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let pattern = format!("%{}%", query.to_lowercase().replace(['%', '_'], ""));
-        bind(&mut sql, " AND (LOWER(k.name) LIKE ? OR k.phone LIKE ?)", pattern.into());
-    }
-    if let Some((at, id)) = after {
-        params.push(at.into());
-        params.push(id.into());
-        let (a, b) = (params.len() - 1, params.len());
-        sql.push_str(&format!(
-            " AND (COALESCE(c.last_message_at, c.created_at) < ${a} OR (COALESCE(c.last_message_at, c.created_at) = ${a} AND c.id < ${b}))"
+    if let Some(tag) = filter.tag_id {
+        let p = sql.bind(tag);
+        sql.text.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM conversation_tags ct WHERE ct.conversation_id = c.id AND ct.tag_id = {p})"
         ));
     }
-    params.push(limit.into());
-    sql.push_str(&format!(
-        " ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT ${}",
-        params.len()
-    ));
-    conn.fetch_all(&sql, &params).await?.iter().map(conversation).collect()
+    if let Some(query) = filter.query.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let pattern = sql.bind(format!("%{}%", query.to_lowercase().replace(['%', '_'], "")));
+        // Message text: the FTS index of each backend, always within the workspace.
+        let text_match = match conn.backend() {
+            Backend::Sqlite => fts5_query(query).map(|expression| {
+                let p = sql.bind(expression);
+                format!(
+                    " OR c.id IN (SELECT m.conversation_id FROM messages_fts f JOIN messages m ON m.id = f.rowid
+                        WHERE messages_fts MATCH {p} AND m.workspace_id = $1)"
+                )
+            }),
+            // Exactly the indexed expression, so the GIN index serves it.
+            Backend::Postgres => {
+                let p = sql.bind(query);
+                Some(format!(
+                    " OR c.id IN (SELECT m.conversation_id FROM messages m WHERE m.workspace_id = $1
+                        AND to_tsvector('simple', COALESCE(m.body, '')) @@ plainto_tsquery('simple', {p}))"
+                ))
+            }
+        };
+        sql.text.push_str(&format!(
+            " AND (LOWER(k.name) LIKE {pattern} OR k.phone LIKE {pattern}{})",
+            text_match.unwrap_or_default()
+        ));
+    }
+    if let Some((at, id)) = after {
+        let (a, b) = (sql.bind(at), sql.bind(id));
+        sql.text.push_str(&format!(
+            " AND (COALESCE(c.last_message_at, c.created_at) < {a} OR (COALESCE(c.last_message_at, c.created_at) = {a} AND c.id < {b}))"
+        ));
+    }
+    let p = sql.bind(limit);
+    sql.text.push_str(&format!(" ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT {p}"));
+    conn.fetch_all(&sql.text, &sql.params).await?.iter().map(conversation).collect()
+}
+
+/// How many conversations each tab holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TabCounts {
+    pub open: i64,
+    pub mine: i64,
+    pub unassigned: i64,
+    pub all: i64,
+}
+
+/// The tabs' counts in one query, under the filter's number and visibility (its other fields are ignored);
+/// `mine` counts `user`'s (none without a user).
+pub async fn counts(
+    conn: &mut Conn,
+    workspace_id: i64,
+    filter: &Filter,
+    user: Option<i64>,
+) -> Result<TabCounts, StoreError> {
+    let mut sql = Sql::new(workspace_id);
+    let open = sql.tab(Tab::Open);
+    // Without a user (an API key) nobody's id is 0: "mine" is empty.
+    let mine = sql.tab(Tab::Mine(user.unwrap_or(0)));
+    let unassigned = sql.tab(Tab::Unassigned);
+    let scope = sql.scope(filter);
+    sql.text = format!(
+        "SELECT COUNT(CASE WHEN {open} THEN 1 END), COUNT(CASE WHEN {mine} THEN 1 END),
+            COUNT(CASE WHEN {unassigned} THEN 1 END), COUNT(*) FROM conversations c WHERE {scope}"
+    );
+    let row = conn.fetch_one(&sql.text, &sql.params).await?;
+    Ok(TabCounts { open: row.int(0)?, mine: row.int(1)?, unassigned: row.int(2)?, all: row.int(3)? })
 }

@@ -111,3 +111,87 @@ pub async fn oldest_id(conn: &mut Conn, workspace_id: i64) -> Result<Option<i64>
 pub async fn prune(conn: &mut Conn, before: i64) -> Result<u64, StoreError> {
     conn.execute("DELETE FROM inbox_events WHERE created_at < $1", &[before.into()]).await
 }
+
+/// Records a change of one message (found by id in the workspace) inside the caller's write transaction; nothing
+/// when the message is not there. One statement, so the hot paths need not read the conversation first.
+pub async fn record_for_message(
+    conn: &mut Conn,
+    workspace_id: i64,
+    message_id: i64,
+    kind: EventKind,
+    now: i64,
+) -> Result<(), StoreError> {
+    let added = conn
+        .execute(
+            "INSERT INTO inbox_events (workspace_id, conversation_id, message_id, kind, created_at)
+             SELECT workspace_id, conversation_id, id, $3, $4 FROM messages WHERE workspace_id = $1 AND id = $2",
+            &[workspace_id.into(), message_id.into(), kind.as_str().into(), now.into()],
+        )
+        .await?;
+    if added > 0 {
+        conn.signal_inbox_on_commit();
+    }
+    Ok(())
+}
+
+/// Records a change of the message a provider knows by `provider_message_id` on a number (a status report);
+/// nothing when no message has that id yet (its status is applied, and shown, once the send records the id).
+pub async fn record_for_provider_message(
+    conn: &mut Conn,
+    workspace_id: i64,
+    account_id: i64,
+    provider_message_id: &str,
+    kind: EventKind,
+    now: i64,
+) -> Result<(), StoreError> {
+    let added = conn
+        .execute(
+            "INSERT INTO inbox_events (workspace_id, conversation_id, message_id, kind, created_at)
+             SELECT workspace_id, conversation_id, id, $4, $5 FROM messages
+             WHERE workspace_id = $1 AND account_id = $2 AND provider_message_id = $3",
+            &[workspace_id.into(), account_id.into(), provider_message_id.into(), kind.as_str().into(), now.into()],
+        )
+        .await?;
+    if added > 0 {
+        conn.signal_inbox_on_commit();
+    }
+    Ok(())
+}
+
+/// A workspace's events after `after_id`, oldest first, each with the assignee of its conversation (the live
+/// streams filter by it in one query per batch). Events of deleted conversations are left out.
+pub async fn since_with_assignee(
+    conn: &mut Conn,
+    workspace_id: i64,
+    after_id: i64,
+    limit: i64,
+) -> Result<Vec<(InboxEvent, Option<i64>)>, StoreError> {
+    conn.fetch_all(
+        "SELECT e.id, e.workspace_id, e.conversation_id, e.message_id, e.kind, e.created_at, c.assignee_user_id
+         FROM inbox_events e JOIN conversations c ON c.id = e.conversation_id AND c.workspace_id = e.workspace_id
+         WHERE e.workspace_id = $1 AND e.id > $2 ORDER BY e.id LIMIT $3",
+        &[workspace_id.into(), after_id.into(), limit.into()],
+    )
+    .await?
+    .iter()
+    .map(|row| Ok((event(row)?, row.opt_int(6)?)))
+    .collect()
+}
+
+/// Records that a member is active in the inbox now (`memberships.last_seen_at`, what "online" means for
+/// round-robin assignment); a write at most once per `every` milliseconds.
+pub async fn touch_member(
+    conn: &mut Conn,
+    workspace_id: i64,
+    user_id: i64,
+    now: i64,
+    every: i64,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE memberships SET last_seen_at = $3
+         WHERE workspace_id = $1 AND user_id = $2 AND (last_seen_at IS NULL OR last_seen_at <= $4)",
+        &[workspace_id.into(), user_id.into(), now.into(), (now - every).into()],
+    )
+    .await?;
+    Ok(())
+}

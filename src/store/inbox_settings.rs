@@ -20,3 +20,14 @@ pub async fn get(conn: &mut Conn, workspace_id: i64) -> Result<InboxSettings, St
         None => Ok(InboxSettings::default()),
     }
 }
+
+/// Changes a workspace's inbox settings; `false` when it does not exist.
+pub async fn set(conn: &mut Conn, workspace_id: i64, settings: InboxSettings) -> Result<bool, StoreError> {
+    let changed = conn
+        .execute(
+            "UPDATE workspaces SET agents_see_all = $2, auto_assign = $3 WHERE id = $1",
+            &[workspace_id.into(), settings.agents_see_all.into(), settings.auto_assign.into()],
+        )
+        .await?;
+    Ok(changed == 1)
+}

@@ -9,9 +9,12 @@ pub struct Removed {
     pub tokens: u64,
     pub login_attempts: u64,
     pub jobs: u64,
+    /// Inbox change-log rows older than a day: a page that was away longer reloads its list instead.
+    pub inbox_events: u64,
 }
 
-/// Removes expired sessions, used or expired one-time tokens, old sign-in attempts and finished jobs.
+/// Removes expired sessions, used or expired one-time tokens, old sign-in attempts, finished jobs and day-old
+/// inbox events.
 pub async fn clean_up(conn: &mut Conn, now: i64) -> Result<Removed, StoreError> {
     const DAY: i64 = 86_400_000;
     Ok(Removed {
@@ -21,6 +24,7 @@ pub async fn clean_up(conn: &mut Conn, now: i64) -> Result<Removed, StoreError> 
             .await?,
         login_attempts: conn.execute("DELETE FROM login_attempts WHERE created_at < $1", &[(now - DAY).into()]).await?,
         jobs: super::jobs::purge(conn, now - 7 * DAY, now - 30 * DAY).await?,
+        inbox_events: super::inbox_events::prune(conn, now - DAY).await?,
     })
 }
 

@@ -141,6 +141,18 @@ pub async fn of_message(conn: &mut Conn, workspace_id: i64, message_id: i64) -> 
     conn.fetch_all(&sql, &[workspace_id.into(), message_id.into()]).await?.iter().map(media).collect()
 }
 
+/// The files of several messages in one query (a thread page's previews), by id.
+pub async fn of_messages(conn: &mut Conn, workspace_id: i64, message_ids: &[i64]) -> Result<Vec<MediaRow>, StoreError> {
+    if message_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut params: Vec<super::Value> = vec![workspace_id.into()];
+    params.extend(message_ids.iter().map(|id| super::Value::from(*id)));
+    let list = (2..=params.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+    let sql = format!("SELECT {COLUMNS} FROM media WHERE workspace_id = $1 AND message_id IN ({list}) ORDER BY id");
+    conn.fetch_all(&sql, &params).await?.iter().map(media).collect()
+}
+
 /// Attaches an uploaded file to the message that sends it.
 pub async fn attach(conn: &mut Conn, workspace_id: i64, id: i64, message_id: i64) -> Result<bool, StoreError> {
     let changed = conn

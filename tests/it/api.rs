@@ -66,6 +66,31 @@ pub(crate) async fn installed(backend: Backend) -> Option<Api> {
 }
 
 impl Api {
+    /// Connects a Meta Cloud API number named `name` pointing at `mock` (webhooks signed with `app_secret`;
+    /// `extra` credentials such as a `waba_id` added); returns its API body.
+    pub(crate) async fn connect_meta(
+        &self,
+        mock: &crate::mock_providers::MockProvider,
+        name: &str,
+        phone: &str,
+        app_secret: &str,
+        extra: Value,
+    ) -> Value {
+        let auth = mock.auth();
+        let mut credentials =
+            json!({ "access_token": auth.token, "phone_number_id": auth.account, "app_secret": app_secret });
+        if let (Some(all), Value::Object(more)) = (credentials.as_object_mut(), extra) {
+            all.extend(more);
+        }
+        let body = json!({
+            "name": name, "provider": "meta", "phone_number": phone, "api_base_url": mock.base_url(),
+            "credentials": credentials,
+        });
+        let created = self.post("/api/v1/whatsapp-accounts", &self.owner_key, body).await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        created.body
+    }
+
     pub(crate) async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> Answer {
         let mut request = self.app.client.request(method, self.app.url(path));
         if let Some(key) = key {

@@ -289,6 +289,14 @@ impl Browser {
         self.must(Method::POST, &format!("/element/{id}/value"), Some(json!({ "text": text }))).await;
     }
 
+    /// Presses and releases one key on whatever has the focus, as a user's keyboard would (WebDriver actions).
+    pub(crate) async fn press(&self, key: &str) {
+        let keys = json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": [
+            { "type": "keyDown", "value": key }, { "type": "keyUp", "value": key }
+        ]}]});
+        self.must(Method::POST, "/actions", Some(keys)).await;
+    }
+
     pub(crate) async fn text(&self, css: &str) -> String {
         self.element_call(Method::GET, css, "text", None).await.as_str().unwrap_or_default().to_owned()
     }

@@ -30,23 +30,11 @@ fn item(html: &str, id: &str) -> String {
 
 /// Connects a Meta number pointing at the mock through the API; returns its API body.
 async fn connect_meta(api: &Api, mock: &MockProvider, phone: &str) -> Value {
-    let auth = mock.auth();
-    let created = api
-        .post(
-            "/api/v1/whatsapp-accounts",
-            &api.owner_key,
-            json!({
-                "name": "Support", "provider": "meta", "phone_number": phone, "api_base_url": mock.base_url(),
-                "credentials": { "access_token": auth.token, "phone_number_id": auth.account, "app_secret": APP_SECRET },
-            }),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    created.body
+    api.connect_meta(mock, "Support", phone, APP_SECRET, json!({})).await
 }
 
 /// The path of a webhook URL (the app is reached on its test address whatever public URL it names).
-fn path_of(url: &str) -> String {
+pub(crate) fn path_of(url: &str) -> String {
     let parsed = url::Url::parse(url).unwrap();
     match parsed.query() {
         Some(q) => format!("{}?{q}", parsed.path()),
@@ -55,7 +43,7 @@ fn path_of(url: &str) -> String {
 }
 
 /// Polls a message until its status is `want` (or fails after 15 s).
-async fn wait_status(api: &Api, id: i64, want: &str) -> Value {
+pub(crate) async fn wait_status(api: &Api, id: i64, want: &str) -> Value {
     for _ in 0..300 {
         let message = api.get(&format!("/api/v1/messages/{id}"), &api.owner_key).await;
         if message.body["status"] == want {
@@ -70,7 +58,7 @@ async fn wait_status(api: &Api, id: i64, want: &str) -> Value {
 }
 
 /// The newest message of a conversation, through the API.
-async fn newest_message(api: &Api, conversation: i64) -> Value {
+pub(crate) async fn newest_message(api: &Api, conversation: i64) -> Value {
     let thread = api.get(&format!("/api/v1/conversations/{conversation}/messages"), &api.owner_key).await;
     thread.body["messages"][0].clone()
 }

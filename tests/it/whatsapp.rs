@@ -16,19 +16,7 @@ const CUSTOMER: &str = "+447700900123";
 
 /// Connects a Meta number pointing at the mock; returns its API body.
 async fn connect_meta(api: &Api, mock: &MockProvider, phone: &str) -> Value {
-    let auth = mock.auth();
-    let created = api
-        .post(
-            "/api/v1/whatsapp-accounts",
-            &api.owner_key,
-            json!({
-                "name": "Support", "provider": "meta", "phone_number": phone, "api_base_url": mock.base_url(),
-                "credentials": { "access_token": auth.token, "phone_number_id": auth.account, "app_secret": APP_SECRET },
-            }),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    created.body
+    api.connect_meta(mock, "Support", phone, APP_SECRET, json!({})).await
 }
 
 /// The path of a webhook URL (the app is reached on its test address whatever public URL it names).

@@ -46,7 +46,7 @@ const OPEN_LOOP_IN_FLIGHT: usize = 1_024;
 const BODY_BYTES: usize = 1_500;
 const APP_SECRET: &str = "bench-ingest-app-secret";
 const PHONE_NUMBER_ID: &str = "106540352242922";
-const ADMIN_EMAIL: &str = "bench@example.com";
+pub const ADMIN_EMAIL: &str = "bench@example.com";
 /// Strong enough for the install's password check; the instance lives only for the run.
 const ADMIN_PASSWORD: &str = "Bench-ingest-only-7341-crane-harbor";
 /// Linux reports process CPU time in USER_HZ ticks, 100 per second on every mainstream architecture.
@@ -54,12 +54,12 @@ const TICKS_PER_SECOND: f64 = 100.0;
 
 /// One signed webhook, ready to post.
 #[derive(Clone)]
-struct Webhook {
+pub(crate) struct Webhook {
     body: Bytes,
     signature: String,
 }
 
-type Stream = Arc<[Webhook]>;
+pub(crate) type Stream = Arc<[Webhook]>;
 
 /// A Meta inbound text webhook for event `seq`, padded to [`BODY_BYTES`] with its message text.
 fn webhook(seq: usize, secret: &[u8]) -> Result<Webhook, String> {
@@ -98,12 +98,12 @@ fn webhook(seq: usize, secret: &[u8]) -> Result<Webhook, String> {
     Ok(Webhook { body: Bytes::from(body), signature })
 }
 
-fn stream(range: std::ops::Range<usize>) -> Result<Stream, String> {
+pub(crate) fn stream(range: std::ops::Range<usize>) -> Result<Stream, String> {
     range.map(|seq| webhook(seq, APP_SECRET.as_bytes())).collect::<Result<Vec<_>, _>>().map(Stream::from)
 }
 
 /// One webhook as a provider posts it; `Ok` only on 200, with the answer read to the end (keep-alive reuse).
-async fn post_one(client: &reqwest::Client, url: &str, webhook: &Webhook) -> Result<(), String> {
+pub(crate) async fn post_one(client: &reqwest::Client, url: &str, webhook: &Webhook) -> Result<(), String> {
     let response = client
         .post(url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -254,9 +254,15 @@ async fn bare_server() -> Result<(Arc<str>, tokio::task::JoinHandle<std::io::Res
 }
 
 /// The release binary serving a fresh instance; killed when dropped.
-struct Server {
+pub struct Server {
     child: Child,
     pid: u32,
+}
+
+impl Server {
+    pub fn new(child: Child) -> Self {
+        Self { pid: child.id(), child }
+    }
 }
 
 impl Drop for Server {
@@ -268,7 +274,7 @@ impl Drop for Server {
 
 /// `conversure <args>` with the environment of a clean install: no inherited `CONVERSURE_*` settings, no network
 /// probe leaving the machine, warnings only in the log.
-fn conversure(binary: &Path, args: &[&str]) -> Command {
+pub fn conversure(binary: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(binary);
     command.args(args).current_dir("/");
     for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("CONVERSURE_")) {
@@ -279,7 +285,7 @@ fn conversure(binary: &Path, args: &[&str]) -> Command {
 }
 
 /// Runs a setup command to the end; its standard output, or its standard error as the failure.
-fn setup_step(what: &str, mut command: Command) -> Result<String, String> {
+pub fn setup_step(what: &str, mut command: Command) -> Result<String, String> {
     let output = command.output().map_err(|e| format!("{what}: {e}"))?;
     if !output.status.success() {
         return Err(format!("{what} failed: {}", String::from_utf8_lossy(&output.stderr).trim()));
@@ -288,22 +294,27 @@ fn setup_step(what: &str, mut command: Command) -> Result<String, String> {
 }
 
 /// An installed instance behind `serve`, with an admin API key and a Meta number; the webhook URL on loopback.
-struct Instance {
-    server: Server,
-    webhook_url: Arc<str>,
+pub(crate) struct Instance {
+    pub(crate) server: Server,
+    pub(crate) webhook_url: Arc<str>,
     account_id: i64,
     database: DatabaseUrl,
+    /// The admin API key (the live scenario reads `/api/v1/events` with it).
+    pub(crate) key: String,
 }
 
-async fn start_instance(binary: &Path, dir: &Path, postgres: Option<&str>) -> Result<Instance, String> {
-    let data = dir.join("data");
+/// Installs a fresh instance headlessly into `data` (`conversure install --evaluation`, the admin
+/// [`ADMIN_EMAIL`], a workspace named `workspace_name` whose slug derives from it), reached at `site_url`.
+pub fn install(
+    binary: &Path,
+    data: &Path,
+    workspace_name: &str,
+    site_url: &str,
+    postgres: Option<&str>,
+) -> Result<(), String> {
     let data_arg = data.to_string_lossy().into_owned();
-    let password = dir.join("admin-password");
+    let password = std::env::temp_dir().join(format!("conversure-bench-password-{}", std::process::id()));
     std::fs::write(&password, ADMIN_PASSWORD).map_err(fail("admin password file"))?;
-    let port =
-        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(fail("no free port"))?.port();
-    let base = format!("http://127.0.0.1:{port}");
-
     let password_arg = password.to_string_lossy().into_owned();
     let mut install = vec![
         "install",
@@ -311,18 +322,29 @@ async fn start_instance(binary: &Path, dir: &Path, postgres: Option<&str>) -> Re
         "--data-dir",
         &data_arg,
         "--workspace-name",
-        "Bench",
+        workspace_name,
         "--admin-email",
         ADMIN_EMAIL,
         "--admin-password-file",
         &password_arg,
         "--site-url",
-        &base,
+        site_url,
     ];
     if let Some(url) = postgres {
         install.extend(["--database-url", url]);
     }
-    setup_step("conversure install", conversure(binary, &install))?;
+    let result = setup_step("conversure install", conversure(binary, &install)).map(|_| ());
+    let _ = std::fs::remove_file(&password);
+    result
+}
+
+pub(crate) async fn start_instance(binary: &Path, dir: &Path, postgres: Option<&str>) -> Result<Instance, String> {
+    let data = dir.join("data");
+    let data_arg = data.to_string_lossy().into_owned();
+    let port =
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(fail("no free port"))?.port();
+    let base = format!("http://127.0.0.1:{port}");
+    install(binary, &data, "Bench", &base, postgres)?;
     let key = setup_step(
         "conversure api-key create",
         conversure(
@@ -390,7 +412,7 @@ async fn start_instance(binary: &Path, dir: &Path, postgres: Option<&str>) -> Re
         Some(url) => DatabaseUrl::parse(url).map_err(fail("--postgres"))?,
         None => DatabaseUrl::Sqlite(data.join("conversure.db")),
     };
-    Ok(Instance { server, webhook_url: format!("{base}{path}").into(), account_id, database })
+    Ok(Instance { server, webhook_url: format!("{base}{path}").into(), account_id, database, key })
 }
 
 /// Rows ingestion writes: messages of the number, its conversations, the workspace's contacts.

@@ -9,15 +9,22 @@
 //!                                                          G2: send jobs to a local mock provider
 //! conversure-bench ingest   [--events N] [--rate R] [--seconds S] [--postgres URL] [--binary PATH]
 //!                                                          G1: signed webhooks into the release binary over HTTP
+//! conversure-bench live     [--rate R] [--seconds S] [--postgres URL] [--binary PATH]
+//!                                                          G4: webhook 200 -> event on an open SSE stream
 //! ```
 //!
 //! `--postgres URL` runs against an empty Postgres database (the benchmark creates the schema and leaves the rows
 //! behind); without it, a fresh SQLite database in a temporary directory, opened as in production (WAL,
 //! `synchronous = FULL`).
 
+mod dataset;
+mod dataset_plan;
+mod dataset_text;
 mod dispatch;
+mod inbox;
 mod ingest;
 mod jobs;
+mod live;
 mod startup;
 
 use std::fmt::Display;
@@ -33,7 +40,10 @@ use conversure::store::{Backend, Db, migrate};
 const USAGE: &str = "usage: conversure-bench startup [--runs N] [--binary PATH]
        conversure-bench jobs [--jobs N] [--concurrency N] [--postgres URL]
        conversure-bench dispatch [--jobs N] [--capped N] [--postgres URL]
-       conversure-bench ingest [--events N] [--rate R] [--seconds S] [--postgres URL] [--binary PATH]";
+       conversure-bench ingest [--events N] [--rate R] [--seconds S] [--postgres URL] [--binary PATH]
+       conversure-bench dataset --data-dir DIR [--database-url URL] [--seed N] [--scale full|small|tiny] [--binary PATH]
+       conversure-bench inbox --data-dir DIR [--iterations N] [--binary PATH]
+       conversure-bench live [--rate R] [--seconds S] [--postgres URL] [--binary PATH]";
 
 /// Jobs enqueued per transaction, in the scenarios and in their baselines.
 pub const BATCH: usize = 500;
@@ -63,8 +73,18 @@ fn main() -> ExitCode {
             let target = Target::from_args(&args, "ingest")?;
             runtime()?.block_on(ingest::run(n, per_second, seconds, &binary, &target))
         }),
+        "live" => args.number("--rate", 100).and_then(|per_second| {
+            let seconds = args.number("--seconds", 10)?;
+            let binary = args.value("--binary").map_or_else(startup::default_binary, PathBuf::from);
+            let target = Target::from_args(&args, "live")?;
+            runtime()?.block_on(live::run(per_second, seconds, &binary, &target))
+        }),
+        "dataset" => dataset_command(&args),
+        "inbox" => inbox_command(&args),
         other => {
-            eprintln!("unknown scenario {other:?}; known: startup, jobs, dispatch, ingest\n{USAGE}");
+            eprintln!(
+                "unknown scenario {other:?}; known: startup, jobs, dispatch, ingest, dataset, inbox, live\n{USAGE}"
+            );
             return ExitCode::from(2);
         }
     };
@@ -75,6 +95,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn dataset_command(args: &Args) -> Result<(), String> {
+    let dir = args.value("--data-dir").map(PathBuf::from).ok_or("dataset needs --data-dir DIR")?;
+    let seed = args.number("--seed", 1)? as u64;
+    let scale = dataset::Scale::parse(args.value("--scale").as_deref().unwrap_or("full"))?;
+    let binary = args.value("--binary").map_or_else(startup::default_binary, PathBuf::from);
+    let url = args.value("--database-url");
+    runtime()?.block_on(dataset::run(&dir, url.as_deref(), seed, scale, &binary))
+}
+
+fn inbox_command(args: &Args) -> Result<(), String> {
+    let dir = args.value("--data-dir").map(PathBuf::from).ok_or("inbox needs --data-dir DIR")?;
+    let iterations = args.number("--iterations", 300)?;
+    let binary = args.value("--binary").map_or_else(startup::default_binary, PathBuf::from);
+    runtime()?.block_on(inbox::run(&dir, &binary, iterations))
 }
 
 fn startup_command(args: &Args) -> ExitCode {

@@ -121,8 +121,13 @@ pub(crate) async fn restriction(conn: &mut Conn, actor: &Actor) -> Result<Option
 
 /// Whether a conversation shows under a [`restriction`]; hidden ones are "not found".
 pub(crate) fn visible_under(restricted_to: Option<i64>, conversation: &Conversation) -> bool {
+    visible_with_assignee(restricted_to, conversation.assignee_user_id)
+}
+
+/// [`visible_under`] for a conversation known only by its assignee (the live streams read no more).
+pub(crate) fn visible_with_assignee(restricted_to: Option<i64>, assignee_user_id: Option<i64>) -> bool {
     match restricted_to {
         None => true,
-        Some(user) => conversation.assignee_user_id.is_none_or(|assignee| assignee == user),
+        Some(user) => assignee_user_id.is_none_or(|assignee| assignee == user),
     }
 }

@@ -16,6 +16,7 @@ use crate::domain::message::{Direction, Status};
 use crate::jobs::{self, Job};
 use crate::providers::{ContactRef, Event, InboundMessage, MessageKind, ProviderKind, VerifyError, WebhookRequest};
 use crate::store::contacts::{self, Identity};
+use crate::store::inbox_events::{self, EventKind};
 use crate::store::messages::{self, NewMessage, StatusReport};
 use crate::store::whatsapp_accounts::{self, AccountRow};
 use crate::store::{Conn, Db, StoreError, conversations, media, now_millis};
@@ -181,9 +182,10 @@ fn refusal(e: VerifyError) -> WebhookError {
 /// Conversations the writer has filed messages under, by (number, customer, provider thread): the next message
 /// from the same customer skips resolving the contact and the conversation (three statements of the hot path).
 /// Only the writer task touches it. It is cleared whenever a write fails, since a deleted contact or conversation
-/// would fail every later write that used a stale entry.
+/// would fail every later write that used a stale entry. The second field lists the conversations the current
+/// batch created from inbound messages, as (workspace, conversation), for round-robin assignment.
 #[derive(Default)]
-struct Threads(std::collections::HashMap<(i64, String, Option<String>), i64>);
+struct Threads(std::collections::HashMap<(i64, String, Option<String>), i64>, Vec<(i64, i64)>);
 
 impl Threads {
     /// Entries kept at most (about 100 bytes each); past this the map starts again.
@@ -245,6 +247,7 @@ async fn write_group(db: &Db, group: &[Pending], threads: &mut Threads) -> Resul
     let now = now_millis();
     let mut tx = db.write().await?;
     let mut touched: Vec<(i64, Option<String>)> = Vec::new();
+    threads.1.clear();
     for pending in group {
         let mut state = None;
         for event in &pending.events {
@@ -261,6 +264,8 @@ async fn write_group(db: &Db, group: &[Pending], threads: &mut Threads) -> Resul
     for (id, state) in touched {
         whatsapp_accounts::touch_webhook(&mut tx, id, now, state.as_deref()).await?;
     }
+    let created = std::mem::take(&mut threads.1);
+    super::organize::auto_assign_new(&mut tx, &created, now).await?;
     tx.commit().await
 }
 
@@ -278,7 +283,7 @@ async fn apply(
         Event::Status(update) => {
             let status = update.status;
             let (code, reason) = update.error.as_ref().map(|(c, r)| (c.as_str(), r.as_str())).unzip();
-            messages::record_status(
+            let recorded = messages::record_status(
                 conn,
                 &StatusReport {
                     workspace_id: account.workspace_id,
@@ -292,8 +297,14 @@ async fn apply(
                     now,
                 },
             )
-            .await
-            .map(|_| ())
+            .await?;
+            // Only a new report can change what the inbox shows; a redelivered one costs no event.
+            if recorded {
+                let (workspace, id) = (account.workspace_id, &update.message_id);
+                inbox_events::record_for_provider_message(conn, workspace, account.id, id, EventKind::Status, now)
+                    .await?;
+            }
+            Ok(())
         }
         Event::Connection { .. } => Ok(()),
         Event::Other { kind } => {
@@ -389,7 +400,11 @@ async fn store_message(
             let who = Identity { phone, name: message.contact.name.as_deref(), ids };
             let contact_id = contacts::resolve(conn, account.workspace_id, &who, now).await?;
             let thread = message.contact.thread.as_deref();
-            let id = conversations::upsert(conn, account.workspace_id, account.id, contact_id, thread, now).await?;
+            let (id, created) =
+                conversations::upsert_created(conn, account.workspace_id, account.id, contact_id, thread, now).await?;
+            if created && direction == Direction::Inbound {
+                threads.1.push((account.workspace_id, id));
+            }
             threads.remember(key, id);
             id
         }
@@ -416,6 +431,8 @@ async fn store_message(
     )
     .await?;
     let Some(message_id) = inserted else { return Ok(()) };
+    inbox_events::record(conn, account.workspace_id, conversation_id, Some(message_id), EventKind::Message, now)
+        .await?;
     let text = preview(message);
     match direction {
         Direction::Inbound => conversations::note_inbound(conn, conversation_id, occurred_at, &text, now).await?,

@@ -13,6 +13,7 @@ use crate::domain::msg::Msg;
 use crate::jobs::{Context, Outcome, Registry};
 use crate::providers::MediaKind;
 use crate::services::access::Actor;
+use crate::store::inbox_events::{self, EventKind};
 use crate::store::media::{self, MediaRow};
 use crate::store::{messages, now_millis, whatsapp_accounts};
 
@@ -164,6 +165,7 @@ impl MediaService {
                 let size = i64::try_from(file.bytes.len()).unwrap_or(i64::MAX);
                 let mut tx = self.shared.db().write().await?;
                 media::mark_stored(&mut tx, row.id, &file.mime, size, &sha, &path, now).await?;
+                inbox_events::record_for_message(&mut tx, row.workspace_id, message_id, EventKind::Status, now).await?;
                 tx.commit().await?;
                 Ok(Outcome::Done)
             }

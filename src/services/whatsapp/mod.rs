@@ -3,6 +3,7 @@
 //! instance's data key that seals credentials, the HTTP client, and the public URL webhooks are reached at.
 
 pub mod compose;
+pub mod composer;
 pub mod contacts;
 pub mod conversations;
 pub mod ingest;

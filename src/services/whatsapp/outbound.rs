@@ -24,6 +24,7 @@ use crate::providers::{
 };
 use crate::services::access::Actor;
 use crate::store::contacts::{self, Identity};
+use crate::store::inbox_events::{self, EventKind};
 use crate::store::messages::{self, Message, NewMessage};
 use crate::store::whatsapp_accounts::{self, AccountRow};
 use crate::store::{Conn, conversations, media, now_millis};
@@ -170,6 +171,7 @@ impl OutboundService {
         }
         let preview = text.unwrap_or_else(|| format!("[{message_kind}]"));
         conversations::note_outbound(&mut tx, conversation.id, now, &preview, now).await?;
+        inbox_events::record(&mut tx, actor.workspace_id, conversation.id, Some(id), EventKind::Message, now).await?;
         enqueue_send(&mut tx, &account, id).await?;
         tx.commit().await?;
         let mut conn = self.shared.db().read().await?;
@@ -188,6 +190,7 @@ impl OutboundService {
         if !messages::requeue(&mut tx, actor.workspace_id, id, now).await? {
             return Err(WhatsAppError::refused("not_retryable", "whatsapp.not_retryable"));
         }
+        inbox_events::record_for_message(&mut tx, actor.workspace_id, id, EventKind::Status, now).await?;
         enqueue_send(&mut tx, &account, id).await?;
         tx.commit().await?;
         let mut conn = self.shared.db().read().await?;
@@ -201,7 +204,9 @@ impl OutboundService {
         let mut tx = self.shared.db().write().await?;
         let conversation =
             conversations::get(&mut tx, actor.workspace_id, conversation_id).await?.ok_or(WhatsAppError::NotFound)?;
-        conversations::mark_read(&mut tx, actor.workspace_id, conversation.id, now_millis()).await?;
+        let now = now_millis();
+        conversations::mark_read(&mut tx, actor.workspace_id, conversation.id, now).await?;
+        inbox_events::record(&mut tx, actor.workspace_id, conversation.id, None, EventKind::Conversation, now).await?;
         let account = whatsapp_accounts::get(&mut tx, actor.workspace_id, conversation.account_id).await?;
         let supported = account
             .and_then(|a| ProviderKind::parse(&a.provider))
@@ -303,6 +308,8 @@ impl OutboundService {
                 now_millis(),
             )
             .await?;
+            inbox_events::record_for_message(&mut tx, workspace_id, message.id, EventKind::Status, now_millis())
+                .await?;
             tx.commit().await?;
             return Ok(Outcome::Done);
         }
@@ -331,6 +338,8 @@ impl OutboundService {
                 if let Some(thread) = &sent.thread {
                     conversations::set_thread(&mut tx, message.conversation_id, thread).await?;
                 }
+                let (conversation_id, id) = (message.conversation_id, Some(message.id));
+                inbox_events::record(&mut tx, workspace_id, conversation_id, id, EventKind::Status, now).await?;
                 tx.commit().await?;
                 Ok(Outcome::Done)
             }
@@ -339,6 +348,8 @@ impl OutboundService {
                 let code = e.code.clone().unwrap_or_else(|| e.kind.as_str().to_owned());
                 messages::note_attempt(&mut tx, workspace_id, message.id, &code, &describe_failure(&e), attempt, now)
                     .await?;
+                let (conversation_id, id) = (message.conversation_id, Some(message.id));
+                inbox_events::record(&mut tx, workspace_id, conversation_id, id, EventKind::Status, now).await?;
                 tx.commit().await?;
                 let at = e.retry_after.map(|d| now + i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2));
                 Ok(Outcome::Retry { error: describe_failure(&e), at })
@@ -360,8 +371,11 @@ impl OutboundService {
         reason: &str,
         attempt: i64,
     ) -> Result<Outcome, WhatsAppError> {
+        let now = now_millis();
         let mut tx = self.shared.db().write().await?;
-        messages::mark_failed(&mut tx, workspace_id, message.id, code, reason, attempt, now_millis()).await?;
+        messages::mark_failed(&mut tx, workspace_id, message.id, code, reason, attempt, now).await?;
+        let (conversation_id, id) = (message.conversation_id, Some(message.id));
+        inbox_events::record(&mut tx, workspace_id, conversation_id, id, EventKind::Status, now).await?;
         tx.commit().await?;
         Ok(Outcome::Done)
     }

@@ -51,13 +51,42 @@ pub struct SendCheck<'a> {
     pub business_initiated: bool,
 }
 
+/// The first allowance a new message would exceed, without counting it: the one rule [`consume`] enforces and
+/// the composer shows before anything is typed. `None` when the message may go.
+pub async fn refusal(conn: &mut Conn, check: &SendCheck<'_>) -> Result<Option<WhatsAppError>, WhatsAppError> {
+    Ok(assess(conn, check).await?.refused)
+}
+
 /// Counts a new outbound message against the allowances, inside the transaction that writes it; refuses with the
 /// reason when one is used up.
 pub async fn consume(conn: &mut Conn, check: &SendCheck<'_>) -> Result<(), WhatsAppError> {
+    let assessed = assess(conn, check).await?;
+    if let Some(refused) = assessed.refused {
+        return Err(refused);
+    }
+    // Counted by one conditional update: two sends racing for the last unit cannot both pass.
+    let account = check.account;
+    if !whatsapp_accounts::consume_quota(conn, account.workspace_id, account.id, &assessed.today, assessed.cap).await? {
+        return Err(WhatsAppError::refused("quota_exceeded", "whatsapp.quota_exceeded"));
+    }
+    Ok(())
+}
+
+/// What [`assess`] found: the refusal, if any, and the number's local day and warm-up cap.
+struct Assessment {
+    refused: Option<WhatsAppError>,
+    today: String,
+    cap: Option<i64>,
+}
+
+async fn assess(conn: &mut Conn, check: &SendCheck<'_>) -> Result<Assessment, WhatsAppError> {
     let account = check.account;
     let now = now_millis();
     let timezone = workspace_timezone(conn, account.workspace_id).await?;
     let (today, _) = local_day(&timezone, now);
+    let cap = daily_cap(account, &timezone, now);
+    let refused =
+        |code, key| Ok(Assessment { refused: Some(WhatsAppError::refused(code, key)), today: today.clone(), cap });
 
     if let Some(user_id) = check.user_id {
         let start = local_midnight(&timezone, now);
@@ -65,7 +94,7 @@ pub async fn consume(conn: &mut Conn, check: &SendCheck<'_>) -> Result<(), Whats
         if let Some(member) = member
             && member.daily_quota.is_some_and(|quota| member.sent_today >= quota)
         {
-            return Err(WhatsAppError::refused("agent_quota_exceeded", "whatsapp.agent_quota_exceeded"));
+            return refused("agent_quota_exceeded", "whatsapp.agent_quota_exceeded");
         }
     }
     if check.business_initiated
@@ -74,13 +103,13 @@ pub async fn consume(conn: &mut Conn, check: &SendCheck<'_>) -> Result<(), Whats
         && messages::business_initiated_contacts_since(conn, account.workspace_id, account.id, now - DAY_MS).await?
             >= limit
     {
-        return Err(WhatsAppError::refused("messaging_limit_reached", "whatsapp.messaging_limit_reached"));
+        return refused("messaging_limit_reached", "whatsapp.messaging_limit_reached");
     }
-    let cap = daily_cap(account, &timezone, now);
-    if !whatsapp_accounts::consume_quota(conn, account.workspace_id, account.id, &today, cap).await? {
-        return Err(WhatsAppError::refused("quota_exceeded", "whatsapp.quota_exceeded"));
+    let sent_today = if account.quota_day.as_deref() == Some(today.as_str()) { account.sent_today } else { 0 };
+    if cap.is_some_and(|cap| sent_today >= cap) {
+        return refused("quota_exceeded", "whatsapp.quota_exceeded");
     }
-    Ok(())
+    Ok(Assessment { refused: None, today, cap })
 }
 
 /// Local midnight today in a time zone, in unix milliseconds.

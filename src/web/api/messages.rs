@@ -34,6 +34,8 @@ pub struct ConversationView {
     last_message_at: Option<String>,
     last_message_preview: Option<String>,
     last_inbound_at: Option<String>,
+    /// Hidden from the open tab until then.
+    snoozed_until: Option<String>,
     /// Whether a free-form message may be sent now (the customer wrote within 24 hours).
     window_open: bool,
     created_at: String,
@@ -61,6 +63,7 @@ impl From<Conversation> for ConversationView {
             last_message_at: c.last_message_at.map(time),
             last_message_preview: c.last_message_preview,
             last_inbound_at: c.last_inbound_at.map(time),
+            snoozed_until: c.snoozed_until.map(time),
             created_at: time(c.created_at),
             updated_at: time(c.updated_at),
         }
@@ -141,6 +144,9 @@ pub struct ListQuery {
     /// A user id, or `none` for unassigned.
     assignee: Option<String>,
     q: Option<String>,
+    /// `open`, `mine`, `unassigned` or `all` (see the organize API).
+    tab: Option<String>,
+    tag_id: Option<i64>,
     cursor: Option<String>,
     limit: Option<i64>,
 }
@@ -168,6 +174,9 @@ pub async fn list_conversations(
         assignee,
         query: query.q,
         visible_to: None,
+        tab: crate::services::whatsapp::organize::parse_tab(query.tab.as_deref(), actor.user_id())
+            .map_err(|_| AppError::Invalid(vec![("tab", Msg::new("organize.tab_invalid"))]))?,
+        tag_id: query.tag_id,
     };
     let page = state
         .services()

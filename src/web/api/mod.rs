@@ -3,13 +3,18 @@
 //! Every route is declared once, in [`endpoints`]: the router is built from that table and the OpenAPI document
 //! (served at `/api/v1/openapi.json`) is checked against it, so neither can list a route the other lacks.
 
+mod contacts;
 mod error;
+mod events;
 pub mod extract;
 mod jobs;
 mod keys;
 mod messages;
 mod numbers;
 pub mod openapi;
+mod organize;
+mod quick_replies;
+mod templates;
 mod users;
 mod views;
 mod workspaces;
@@ -121,6 +126,11 @@ fn endpoints() -> Vec<Endpoint> {
     ]
     .into_iter()
     // Each inbox module lists its own endpoints.
+    .chain(templates::endpoints())
+    .chain(events::endpoints())
+    .chain(contacts::endpoints())
+    .chain(quick_replies::endpoints())
+    .chain(organize::endpoints())
     .collect()
 }
 

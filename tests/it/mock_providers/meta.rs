@@ -25,6 +25,9 @@ const SEND_TYPES: [&str; 11] = [
     "reaction",
 ];
 
+/// The WhatsApp Business Account id the Meta mock lists templates for (`GET /{WABA_ID}/message_templates`).
+pub const WABA_ID: &str = "102290129340398";
+
 /// A fresh message id in Meta's shape: `wamid.` + a base64-looking string, unique in this process.
 pub fn fresh_wamid() -> String {
     format!("wamid.HBgLMTY1MDU1NTEyMzQVAgARGBI{:06}{}A=", next_serial(), &random_hex32()[..12].to_ascii_uppercase())
@@ -164,6 +167,11 @@ pub(super) fn route(shared: &Shared, recorded: &Recorded) -> Answer {
             }
             *shared.webhook_config.lock().unwrap() = config.clone();
             Answer::Reply(json_reply(200, &config))
+        }
+        // Templates belong to the business account: answered exactly as `templates_list_response.json` (one
+        // page: its cursors come without `paging.next`).
+        (Kind::Meta, "GET", [waba, "message_templates"]) if *waba == WABA_ID => {
+            Answer::Reply(json_reply(200, &fixture_json("meta-cloud-api/templates_list_response.json")))
         }
         (Kind::Meta, "GET", [id]) if *id == phone_number_id => {
             // Graph answers only the fields asked for, plus the id.

@@ -6,12 +6,18 @@ use std::sync::LazyLock;
 use axum::Json;
 use serde_json::{Map, Value, json};
 
+mod compose;
+mod events;
+mod organize;
 mod paths;
 mod schemas;
+mod templates;
 mod whatsapp;
 
+use events::{event_paths, event_schemas};
 use paths::{job_paths, paths};
 use schemas::{job_schemas, schemas, shared_responses};
+use templates::{template_paths, template_schemas};
 use whatsapp::{whatsapp_paths, whatsapp_schemas};
 
 static DOCUMENT: LazyLock<Value> = LazyLock::new(build);
@@ -129,7 +135,15 @@ fn merged_all<const N: usize>(parts: [Value; N]) -> Value {
     let mut all = serde_json::Map::new();
     for part in parts {
         if let Value::Object(members) = part {
-            all.extend(members);
+            for (key, value) in members {
+                // Two modules may describe different methods of one path: their operations are merged.
+                match (all.get_mut(&key), value) {
+                    (Some(Value::Object(existing)), Value::Object(more)) => existing.extend(more),
+                    (_, value) => {
+                        all.insert(key, value);
+                    }
+                }
+            }
         }
     }
     Value::Object(all)
@@ -159,6 +173,10 @@ fn build() -> Value {
             paths(),
             job_paths(),
             whatsapp_paths(),
+            template_paths(),
+            event_paths(),
+            compose::compose_paths(),
+            organize::organize_paths(),
         ]),
         "components": {
             "securitySchemes": {
@@ -173,6 +191,10 @@ fn build() -> Value {
                 schemas(),
                 job_schemas(),
                 whatsapp_schemas(),
+                template_schemas(),
+                event_schemas(),
+                compose::compose_schemas(),
+                organize::organize_schemas(),
             ]),
             "responses": shared_responses(),
         },

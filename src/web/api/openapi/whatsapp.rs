@@ -27,7 +27,12 @@ pub(super) fn whatsapp_paths() -> Value {
         { "name": "assignee", "in": "query", "required": false, "schema": { "type": "string" },
           "description": "A user id, or `none` for unassigned conversations." },
         { "name": "q", "in": "query", "required": false, "schema": { "type": "string" },
-          "description": "Matches the contact's name or phone number." },
+          "description": "Matches the contact's name or phone number (substring), or a word of a message's text (full text; SQLite also matches the last word as a prefix). Typed text is never search syntax." },
+        { "name": "tab", "in": "query", "required": false,
+          "schema": { "type": "string", "enum": ["open", "mine", "unassigned", "all"] },
+          "description": "`open`: open and not snoozed. `mine`: open or pending, not snoozed, assigned to the key's user (API keys have none: empty). `unassigned`: open or pending, not snoozed, assigned to nobody. `all` or absent: any state." },
+        { "name": "tag_id", "in": "query", "required": false, "schema": { "type": "integer" },
+          "description": "Only conversations with this tag." },
     ]);
     if let (Some(list), Some(extra)) = (list_params.as_array_mut(), page.as_array()) {
         list.extend(extra.iter().cloned());
@@ -247,6 +252,7 @@ pub(super) fn whatsapp_schemas() -> Value {
                 "last_message_at": time_or_null("The latest message."),
                 "last_message_preview": nullable("string", "Its text, shortened."),
                 "last_inbound_at": time_or_null("The customer's latest message: the 24-hour window runs from it."),
+                "snoozed_until": time_or_null("Hidden from the open tab until then; reopens at that time or on a new customer message."),
                 "window_open": { "type": "boolean", "description": "Whether a free-form message may be sent now." },
                 "created_at": time("Started."),
                 "updated_at": time("Last changed."),

@@ -3,10 +3,13 @@
 //! check and how times are shown.
 
 mod audit;
+mod inbox_settings;
 mod jobs;
 mod member;
 mod numbers;
+mod tags;
 mod team;
+mod templates;
 mod workspace;
 
 use axum::Router;
@@ -50,6 +53,9 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/numbers/{id}/delete", get(numbers::delete_page).post(numbers::delete))
         .route("/workspace", get(workspace::list))
         .route("/workspace/switch", post(workspace::switch))
+        .merge(templates::routes())
+        .merge(inbox_settings::routes())
+        .merge(tags::routes())
 }
 
 // ---- Navigation -----------------------------------------------------------------------------------------------
@@ -135,6 +141,12 @@ fn section_of(path: &str) -> &'static str {
         "jobs"
     } else if path.starts_with("/admin/numbers") {
         "numbers"
+    } else if path.starts_with("/admin/templates") {
+        "templates"
+    } else if path.starts_with("/admin/inbox") {
+        "inbox-settings"
+    } else if path.starts_with("/admin/tags") {
+        "tags"
     } else if path.starts_with("/admin") {
         "admin"
     } else if path.starts_with("/owner") {

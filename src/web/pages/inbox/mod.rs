@@ -6,6 +6,12 @@
 //! What an agent may see is the services' call: they hide the conversations assigned to others, and a
 //! conversation of another workspace is simply not found.
 
+mod compose;
+mod contact;
+pub(crate) mod live;
+mod organize;
+mod quick_replies;
+mod template_picker;
 mod view;
 
 use askama::Template;
@@ -46,10 +52,16 @@ pub fn routes() -> Router<AppState> {
         .route("/inbox/{id}", get(show))
         .route("/inbox/{id}/reply", post(reply))
         .route("/inbox/{id}/messages/{message_id}/retry", post(retry))
+        .merge(compose::routes())
+        .merge(contact::routes())
+        .merge(quick_replies::routes())
+        .merge(live::routes())
+        .merge(template_picker::routes())
+        .merge(organize::routes())
 }
 
 /// A WhatsApp error as an error page (for reads and actions without a form to show it on).
-fn inbox_error(err: WhatsAppError) -> AppError {
+pub(crate) fn inbox_error(err: WhatsAppError) -> AppError {
     match err {
         WhatsAppError::Access(e) => AppError::Forbidden(e.msg()),
         WhatsAppError::NotFound => AppError::NotFound,
@@ -70,6 +82,16 @@ pub struct InboxQuery {
     q: String,
     cursor: String,
     before: String,
+    /// A quick reply to pre-fill the reply box with (the composer's list without a script).
+    quick_reply: String,
+    /// The template chosen in the composer's picker (its variable form without a script).
+    template: String,
+    /// `open`, `mine`, `unassigned` or `all` (`organize`).
+    tab: String,
+    /// A tag id.
+    tag: String,
+    /// A user id, or `none`.
+    assignee: String,
 }
 
 impl InboxQuery {
@@ -81,6 +103,7 @@ impl InboxQuery {
     /// The filters plus one more parameter (a page's cursor).
     fn with(&self, extra: Option<(&str, &str)>) -> String {
         let mut pairs = vec![("number", self.number.as_str()), ("status", &self.status), ("q", &self.q)];
+        pairs.extend([("tab", self.tab.as_str()), ("tag", &self.tag), ("assignee", &self.assignee)]);
         pairs.extend(extra);
         query_string(&pairs)
     }
@@ -119,6 +142,12 @@ struct InboxPage<'a> {
     /// The list's filters as a query string (empty without filters).
     qs: String,
     thread: Option<Thread>,
+    /// The workspace's latest change, read before the list: the live stream resumes after it, so nothing that
+    /// happens between this render and the page's connection is missed.
+    events_after: i64,
+    /// The status tabs with their counts, and the tag and assignee filters (`organize`).
+    tabs: organize::Tabs,
+    organize: organize::ListControls,
 }
 
 /// The whole page: the list, and the thread of `open` (its id and composer) when one is open.
@@ -134,14 +163,16 @@ async fn inbox_page<'a>(
     let tz = who.user.membership.as_ref().map_or(jiff::tz::TimeZone::UTC, |m| zone(&m.workspace.timezone));
     let now = now_millis();
     let qs = query.filters();
+    let events_after = services.live.latest_id(&who.actor).await.map_err(inbox_error)?;
     let list = services
         .conversations
-        .list(&who.actor, &query.filter(), Some(query.cursor.as_str()), LIST_PAGE)
+        .list(&who.actor, &query.narrowed(who.actor.user_id()), Some(query.cursor.as_str()), LIST_PAGE)
         .await
         .map_err(inbox_error)?;
     let numbers = services.numbers.list(&who.actor).await.map_err(inbox_error)?;
     let current = open.as_ref().map(|(id, _)| *id);
     let rows = list.conversations.iter().map(|c| view::row(page, c, &qs, current, &tz, now)).collect();
+    let rows = organize::decorate_rows(state, page, who, &list.conversations, rows, &tz).await?;
     let older_href =
         list.next_cursor.as_deref().map(|cursor| format!("/inbox{}", query.with(Some(("cursor", cursor)))));
     let newest_href = (!query.cursor.is_empty()).then(|| format!("/inbox{qs}"));
@@ -164,6 +195,8 @@ async fn inbox_page<'a>(
                 templates: supports("templates"),
                 ..composer
             };
+            let composer = compose::tools(state, page, who, id, query, composer).await?;
+            let composer = template_picker::fill(state, page, who, conversation.account_id, query, composer).await?;
             let earlier_href = messages
                 .next_cursor
                 .as_deref()
@@ -174,9 +207,11 @@ async fn inbox_page<'a>(
                 phone: conversation.contact_phone.clone().unwrap_or_default(),
                 number: conversation.account_name.clone(),
                 status_label: view::conversation_status(page, &conversation.status),
-                days: view::days(page, &messages.messages, &tz, now),
+                days: finish_days(state, page, who, id, view::days(page, &messages.messages, &tz, now)).await?,
                 earlier_href,
                 composer,
+                contact: Some(contact::panel(state, page, who, id, &qs, &tz).await?),
+                organize: organize::thread_actions(state, page, who, &conversation, &tz).await?,
             })
         }
         None => None,
@@ -188,7 +223,22 @@ async fn inbox_page<'a>(
         statuses: STATUSES.iter().map(|s| (*s, view::conversation_status(page, s), query.status == *s)).collect(),
         q: query.q.clone(),
     };
-    Ok(InboxPage { page, nav, filter, rows, newest_href, older_href, qs, thread })
+    let tabs = organize::list_tabs(state, page, who, query).await?;
+    let organize = organize::list_controls(state, page, who, query).await?;
+    Ok(InboxPage { page, nav, filter, rows, newest_href, older_href, qs, thread, events_after, tabs, organize })
+}
+
+/// The thread's bubbles with what other slices add to them (file previews, the authors of notes): the full page
+/// and the live fragments call this one function, so a bubble looks the same however it arrived.
+async fn finish_days(
+    state: &AppState,
+    page: &Page,
+    who: &WorkspaceUser,
+    conversation_id: i64,
+    days: Vec<view::Day>,
+) -> Result<Vec<view::Day>, AppError> {
+    let days = compose::add_media(state, page, who, conversation_id, days).await?;
+    organize::sign_notes(state, who, days).await
 }
 
 /// `GET /inbox`: the conversations, filtered.

@@ -25,11 +25,15 @@ pub struct ConversationRow {
     pub number: String,
     /// The conversation open beside the list.
     pub current: bool,
+    /// Tags, snooze and assignee (`organize::decorate_rows`).
+    pub organize: super::organize::RowExtras,
 }
 
 /// The messages of one local day.
 pub struct Day {
     pub label: String,
+    /// `YYYY-MM-DD` in the member's zone: where the live inbox files a new message.
+    pub date: String,
     pub messages: Vec<Bubble>,
 }
 
@@ -45,6 +49,8 @@ pub struct Bubble {
     pub detail: String,
     pub time: String,
     pub full_time: String,
+    /// The local day (`YYYY-MM-DD`), matching its [`Day::date`].
+    pub date: String,
     pub status: String,
     /// The delivery tick of an outbound message; empty for the others.
     pub tick: &'static str,
@@ -52,6 +58,11 @@ pub struct Bubble {
     /// Why it failed, or why the last attempt failed while a retry waits.
     pub error: String,
     pub retryable: bool,
+    /// The message's files, previewed (filled by `compose::add_media`).
+    pub media: Vec<super::compose::MediaPreview>,
+    /// Who wrote it (a private note's author is named by `organize::sign_notes`).
+    pub author_id: Option<i64>,
+    pub author: String,
 }
 
 /// The reply box, with what was typed after a refused send.
@@ -70,6 +81,10 @@ pub struct Composer {
     /// A refusal (409) shown above the forms.
     pub error: Option<String>,
     pub errors: FieldErrors,
+    /// Quick replies, emoji, attachments and the quota refusal (`compose::tools`).
+    pub tools: super::compose::ComposerTools,
+    /// The approved templates of the number, the chosen one's variables and preview (`template_picker::fill`).
+    pub picker: super::template_picker::Picker,
 }
 
 /// The open conversation.
@@ -83,6 +98,10 @@ pub struct Thread {
     /// The page of earlier messages, when there are more.
     pub earlier_href: Option<String>,
     pub composer: Composer,
+    /// The contact panel beside the thread (`contact::panel`).
+    pub contact: Option<super::contact::ContactPanel>,
+    /// The header's actions: assign, state, snooze, tags, unread, notes (`organize::thread_actions`).
+    pub organize: super::organize::ThreadActions,
 }
 
 /// `format` of a time in a zone (`%H:%M`, `%Y-%m-%d`).
@@ -190,11 +209,15 @@ pub fn bubble(page: &Page, message: &Message, tz: &jiff::tz::TimeZone) -> Bubble
         detail: detail(message.payload.as_deref()),
         time: local(message.occurred_at, tz, "%H:%M"),
         full_time: local(message.occurred_at, tz, "%Y-%m-%d %H:%M:%S"),
+        date: local(message.occurred_at, tz, "%Y-%m-%d"),
         status: message.status.clone(),
         tick,
         status_label,
         error,
         retryable: failed,
+        media: Vec::new(),
+        author_id: message.sent_by_user_id,
+        author: String::new(),
     }
 }
 
@@ -213,7 +236,7 @@ pub fn days(page: &Page, messages: &[Message], tz: &jiff::tz::TimeZone, now: i64
             } else {
                 date.clone()
             };
-            days.push((date, Day { label, messages: Vec::new() }));
+            days.push((date.clone(), Day { label, date, messages: Vec::new() }));
         }
         if let Some((_, day)) = days.last_mut() {
             day.messages.push(bubble(page, message, tz));
@@ -245,6 +268,7 @@ pub fn row(
         status_label: conversation_status(page, &c.status),
         number: c.account_name.clone(),
         current: current == Some(c.id),
+        organize: Default::default(),
     }
 }
 
