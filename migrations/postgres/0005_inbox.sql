@@ -92,7 +92,8 @@ CREATE INDEX conversations_assignee_recent
     ON conversations (workspace_id, assignee_user_id, COALESCE(last_message_at, created_at) DESC, id DESC);
 CREATE INDEX conversations_contact ON conversations (contact_id);
 CREATE INDEX conversations_snoozed ON conversations (snoozed_until) WHERE snoozed_until IS NOT NULL;
-CREATE INDEX contacts_name ON contacts (workspace_id, LOWER(name) text_pattern_ops);
 
--- Full-text search over message text ('simple': no language-specific stemming, the inbox holds every language).
+-- Full-text search over message text and contact names ('simple': no language-specific stemming, the inbox holds
+-- every language). Searches use exactly these expressions so the GIN indexes serve them.
 CREATE INDEX messages_fts ON messages USING GIN (to_tsvector('simple', COALESCE(body, '')));
+CREATE INDEX contacts_fts ON contacts USING GIN (to_tsvector('simple', name));

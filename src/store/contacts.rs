@@ -1,7 +1,8 @@
 //! Contacts and their provider ids: one person per workspace, found by canonical phone or by any provider id
 //! (wa_id, JID, BSUID, a gateway's contact id) and created when none matches.
 
-use super::{Conn, Row, StoreError};
+use super::search::Terms;
+use super::{Backend, Conn, Row, StoreError, Value};
 
 /// A contact as lists show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,13 +162,9 @@ pub async fn update(
 }
 
 /// Escapes LIKE's wildcards so a search text matches literally (with `ESCAPE '\'`).
-fn like_prefix(text: &str) -> String {
-    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    format!("{escaped}%")
-}
-
-/// Contacts whose name (ignoring case) or phone starts with `query` (all for an empty one), by id, newest first,
-/// older than `before` (an id) when given.
+/// Contacts whose name has words starting with the typed ones (any script, any case) or whose number starts with
+/// the typed one (all for an empty query), by id, newest first, older than `before` (an id) when given. Names go
+/// through each engine's full-text index, numbers through the phone index as a range.
 pub async fn search(
     conn: &mut Conn,
     workspace_id: i64,
@@ -175,21 +172,35 @@ pub async fn search(
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<Contact>, StoreError> {
+    let before = before.unwrap_or(i64::MAX);
     let query = query.trim();
-    let digits = query.trim_start_matches('+');
+    let mut params: Vec<Value> = vec![workspace_id.into(), before.into(), limit.into()];
+    let mut matches = Vec::new();
+    if let Some(terms) = Terms::parse(query) {
+        params.push(terms.expression(conn.backend(), "name", workspace_id, true).into());
+        let p = params.len();
+        matches.push(match conn.backend() {
+            Backend::Sqlite => format!("id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ${p})"),
+            Backend::Postgres => format!("to_tsvector('simple', name) @@ to_tsquery('simple', ${p})"),
+        });
+    }
+    if let Some((low, high)) = Terms::phone_range(query) {
+        params.push(low.into());
+        let mut range = format!("(phone >= ${}", params.len());
+        if let Some(high) = high {
+            params.push(high.into());
+            range.push_str(&format!(" AND phone < ${}", params.len()));
+        }
+        range.push(')');
+        matches.push(range);
+    }
+    let condition = match (query.is_empty(), matches.is_empty()) {
+        (true, _) => "1 = 1".to_owned(),
+        (false, true) => "1 = 0".to_owned(),
+        (false, false) => format!("({})", matches.join(" OR ")),
+    };
     let sql = format!(
-        "SELECT {COLUMNS} FROM contacts
-         WHERE workspace_id = $1 AND id < $2
-           AND ($3 = '' OR LOWER(name) LIKE $4 ESCAPE '\\' OR phone LIKE $5 ESCAPE '\\')
-         ORDER BY id DESC LIMIT $6"
+        "SELECT {COLUMNS} FROM contacts WHERE workspace_id = $1 AND id < $2 AND {condition} ORDER BY id DESC LIMIT $3"
     );
-    let params = [
-        workspace_id.into(),
-        before.unwrap_or(i64::MAX).into(),
-        query.into(),
-        like_prefix(&query.to_lowercase()).into(),
-        like_prefix(&format!("+{digits}")).into(),
-        limit.into(),
-    ];
     conn.fetch_all(&sql, &params).await?.iter().map(contact).collect()
 }

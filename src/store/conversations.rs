@@ -1,6 +1,7 @@
 //! Conversations: one per contact and number, with the counters the inbox lists by (unread, last message, the
 //! customer's last message that opens the 24-hour window).
 
+use super::search::{self, Terms};
 use super::{Backend, Conn, Row, StoreError, Value};
 
 /// A conversation with its contact and number, as lists and the API show it.
@@ -175,7 +176,8 @@ pub struct Filter {
     pub status: Option<String>,
     /// `Some(None)`: unassigned only.
     pub assignee: Option<Option<i64>>,
-    /// Matches the contact's name or phone (substring, case-insensitive) or a word of a message (full text).
+    /// Matches words of the contact's name (prefixes, any script, any case), the start of their phone number, or
+    /// words of a message (full text); see `search_candidates`.
     pub query: Option<String>,
     /// Only conversations this user may see as an agent: assigned to them or to nobody.
     pub visible_to: Option<i64>,
@@ -226,23 +228,52 @@ impl Sql {
     }
 }
 
-/// A search as an FTS5 expression: every word quoted as a string (so nothing typed is FTS syntax), the last one
-/// a prefix; `None` when nothing searchable is left.
-pub fn fts5_query(input: &str) -> Option<String> {
-    let words: Vec<String> = input
-        .split_whitespace()
-        .filter(|w| w.chars().any(char::is_alphanumeric))
-        .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
-        .collect();
-    let last = words.len().checked_sub(1)?;
-    Some(
-        words
-            .iter()
-            .enumerate()
-            .map(|(i, w)| if i == last { format!("{w}*") } else { w.clone() })
-            .collect::<Vec<_>>()
-            .join(" "),
-    )
+/// The conversations a search finds, as a subquery: those of the newest matching messages (full text), of the
+/// newest contacts whose name has words starting with the typed ones, and of the contacts whose number starts with
+/// a typed phone number. Each part is an index lookup bounded by [`search::NEWEST_MATCHES`], so the list's own
+/// order and paging then work on a small set however common the words are. `None`: nothing searchable was typed.
+fn search_candidates(sql: &mut Sql, backend: Backend, workspace_id: i64, query: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    let newest = search::NEWEST_MATCHES;
+    if let Some(terms) = Terms::parse(query) {
+        let words = sql.bind(terms.expression(backend, "body", workspace_id, false));
+        let names = sql.bind(terms.expression(backend, "name", workspace_id, true));
+        match backend {
+            Backend::Sqlite => {
+                parts.push(format!(
+                    "SELECT m.conversation_id FROM messages m WHERE m.workspace_id = $1 AND m.id IN
+                        (SELECT rowid FROM messages_fts WHERE messages_fts MATCH {words} ORDER BY rowid DESC LIMIT {newest})"
+                ));
+                parts.push(format!(
+                    "SELECT n.id FROM conversations n WHERE n.workspace_id = $1 AND n.contact_id IN
+                        (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH {names} ORDER BY rowid DESC LIMIT {newest})"
+                ));
+            }
+            // Exactly the indexed expressions, so the GIN indexes serve them.
+            Backend::Postgres => {
+                parts.push(format!(
+                    "SELECT recent.conversation_id FROM (SELECT m.conversation_id FROM messages m WHERE m.workspace_id = $1
+                        AND to_tsvector('simple', COALESCE(m.body, '')) @@ to_tsquery('simple', {words})
+                        ORDER BY m.id DESC LIMIT {newest}) recent"
+                ));
+                parts.push(format!(
+                    "SELECT n.id FROM conversations n WHERE n.workspace_id = $1 AND n.contact_id IN
+                        (SELECT k.id FROM contacts k WHERE k.workspace_id = $1
+                            AND to_tsvector('simple', k.name) @@ to_tsquery('simple', {names})
+                            ORDER BY k.id DESC LIMIT {newest})"
+                ));
+            }
+        }
+    }
+    if let Some((low, high)) = Terms::phone_range(query) {
+        let low = sql.bind(low);
+        let high = high.map(|h| format!(" AND k.phone < {}", sql.bind(h))).unwrap_or_default();
+        parts.push(format!(
+            "SELECT n.id FROM conversations n JOIN contacts k ON k.id = n.contact_id
+             WHERE k.workspace_id = $1 AND k.phone >= {low}{high}"
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join(" UNION "))
 }
 
 /// A page of conversations, most recent activity first. `after` is the last row of the previous page
@@ -279,30 +310,11 @@ pub async fn list(
             " AND EXISTS (SELECT 1 FROM conversation_tags ct WHERE ct.conversation_id = c.id AND ct.tag_id = {p})"
         ));
     }
-    if let Some(query) = filter.query.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let pattern = sql.bind(format!("%{}%", query.to_lowercase().replace(['%', '_'], "")));
-        // Message text: the FTS index of each backend, always within the workspace.
-        let text_match = match conn.backend() {
-            Backend::Sqlite => fts5_query(query).map(|expression| {
-                let p = sql.bind(expression);
-                format!(
-                    " OR c.id IN (SELECT m.conversation_id FROM messages_fts f JOIN messages m ON m.id = f.rowid
-                        WHERE messages_fts MATCH {p} AND m.workspace_id = $1)"
-                )
-            }),
-            // Exactly the indexed expression, so the GIN index serves it.
-            Backend::Postgres => {
-                let p = sql.bind(query);
-                Some(format!(
-                    " OR c.id IN (SELECT m.conversation_id FROM messages m WHERE m.workspace_id = $1
-                        AND to_tsvector('simple', COALESCE(m.body, '')) @@ plainto_tsquery('simple', {p}))"
-                ))
-            }
-        };
-        sql.text.push_str(&format!(
-            " AND (LOWER(k.name) LIKE {pattern} OR k.phone LIKE {pattern}{})",
-            text_match.unwrap_or_default()
-        ));
+    if let Some(query) = filter.query.as_deref() {
+        match search_candidates(&mut sql, conn.backend(), workspace_id, query) {
+            Some(candidates) => sql.text.push_str(&format!(" AND c.id IN ({candidates})")),
+            None => sql.text.push_str(" AND 1 = 0"),
+        }
     }
     if let Some((at, id)) = after {
         let (a, b) = (sql.bind(at), sql.bind(id));

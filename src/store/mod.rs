@@ -28,6 +28,7 @@ pub mod organize;
 mod postgres;
 pub mod probe;
 pub mod quick_replies;
+pub mod search;
 pub mod security;
 pub mod sessions;
 pub mod settings;

@@ -348,3 +348,45 @@ async fn state_snooze_notes_and_tags_on(backend: Backend) {
     let ann = Browser::signed_in(&api.app, "ann@acme.example", AGENT_PASSWORD).await;
     assert_eq!(ann.send("/admin/tags", &[("name", "Mine"), ("color", "#123456")]).await.status(), 403);
 }
+
+both_backends!(search_finds_names_numbers_and_words, search_finds_names_numbers_and_words_on);
+
+/// The list's search and the contacts API: words of a name by their start in any script, a number by its start
+/// (however it is typed), a word of a message; never a word's middle, and never another workspace's rows.
+async fn search_finds_names_numbers_and_words_on(backend: Backend) {
+    let Some(inbox) = Inbox::start(backend).await else { return };
+    let api = &inbox.api;
+    let ivan = inbox.inbound("+79991234567", "Иван Petrov", "Здравствуйте, где мой заказ?").await;
+    let salma = inbox.inbound("+971501234567", "سلمى الحربي", "The parcel arrived damaged").await;
+    let ids = |body: &Value| -> Vec<i64> {
+        body["conversations"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect()
+    };
+    let search = |q: &str| {
+        let q = url::form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>();
+        async move {
+            let answer = api.get(&format!("/api/v1/conversations?tab=all&q={q}"), &api.owner_key).await;
+            assert_eq!(answer.status, 200, "{}", answer.body);
+            ids(&answer.body)
+        }
+    };
+    assert_eq!(search("Ив").await, [ivan], "a name's first word by its start, Cyrillic");
+    assert_eq!(search("petr").await, [ivan], "a later word, any case");
+    assert_eq!(search("سلمى").await, [salma], "Arabic");
+    assert_eq!(search("+7 999 12").await, [ivan], "a number's start, typed with spaces");
+    assert_eq!(search("971").await, [salma], "without the plus");
+    assert_eq!(search("damaged").await, [salma], "a word of a message");
+    assert!(search("etrov").await.is_empty(), "not a word's middle");
+    assert!(search("1234567").await.is_empty(), "not a number's middle");
+
+    let contacts = api.get("/api/v1/contacts?q=Petr", &api.owner_key).await;
+    assert_eq!(contacts.status, 200, "{}", contacts.body);
+    let names: Vec<&str> =
+        contacts.body["contacts"].as_array().unwrap().iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(names, ["Иван Petrov"], "{}", contacts.body);
+
+    let other_key = crate::api::cli_key_for_new_workspace(api, "search-elsewhere").await;
+    let elsewhere = api.get("/api/v1/conversations?tab=all&q=Petrov", &other_key).await;
+    assert_eq!(ids(&elsewhere.body), Vec::<i64>::new(), "another workspace finds nothing");
+    let elsewhere = api.get("/api/v1/contacts?q=Petrov", &other_key).await;
+    assert_eq!(elsewhere.body["contacts"], json!([]), "{}", elsewhere.body);
+}

@@ -439,14 +439,6 @@ mod tests {
     }
 
     #[test]
-    fn searches_are_quoted_for_fts5() {
-        use crate::store::conversations::fts5_query;
-        assert_eq!(fts5_query("\"foo* OR").as_deref(), Some("\"\"\"foo*\" \"OR\"*"));
-        assert_eq!(fts5_query("parcel late").as_deref(), Some("\"parcel\" \"late\"*"));
-        assert_eq!(fts5_query(" * ( ) \"\" "), None, "nothing searchable");
-    }
-
-    #[test]
     fn tabs_and_tags_are_checked() {
         assert_eq!(parse_tab(Some("mine"), Some(7)), Ok(Some(Tab::Mine(7))));
         assert_eq!(parse_tab(None, None), Ok(None));
