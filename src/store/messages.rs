@@ -130,9 +130,12 @@ pub async fn thread(
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<Message>, StoreError> {
+    // The page's ids first, from the thread index alone: asked for the rows directly, Postgres estimates a long
+    // thread's newest messages as evenly spread and may walk the whole table backwards by id to find them.
     let sql = format!(
-        "SELECT {COLUMNS} FROM messages WHERE workspace_id = $1 AND conversation_id = $2 AND ($3 IS NULL OR id < $3)
-         ORDER BY id DESC LIMIT $4"
+        "SELECT {COLUMNS} FROM messages WHERE workspace_id = $1 AND id IN (
+            SELECT id FROM messages WHERE conversation_id = $2 AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4)
+         ORDER BY id DESC"
     );
     conn.fetch_all(&sql, &[workspace_id.into(), conversation_id.into(), before.into(), limit.into()])
         .await?

@@ -132,14 +132,12 @@ async fn live_inbox(backend: Backend, run: &str) {
     browser.fill("#text", "Here is your tracking link.").await;
     browser.click("#send-text").await;
     browser.execute("window.liveMark = 1", vec![]).await;
-    until(
-        &browser,
-        "the failure",
-        "return !!document.querySelector(\"#messages .msg--outbound[data-status='failed'] .msg__error\")",
-    )
-    .await;
-    let reason = browser.text("#messages .msg--outbound[data-status='failed'] .msg__error").await;
-    assert!(reason.contains("190"), "the reason names Meta's code: {reason}");
+    // Read in one script: live updates replace the bubble while it settles, so an element handle can go stale.
+    let failure =
+        "(document.querySelector(\"#messages .msg--outbound[data-status='failed'] .msg__error\")?.textContent ?? '')";
+    until(&browser, "the failure with Meta's code", &format!("return {failure}.includes('190')")).await;
+    let reason = browser.execute(&format!("return {failure}"), vec![]).await;
+    assert!(reason.as_str().unwrap_or_default().contains("190"), "the reason names Meta's code: {reason}");
     not_reloaded(&browser).await;
     browser.shot("thread-failed").await;
     browser.click("#messages .msg--outbound[data-status='failed'] .msg__retry button").await;
