@@ -189,5 +189,12 @@ async fn live_inbox(backend: Backend, run: &str) {
     assert_eq!(status().await, "resolved", "the refused change changed nothing");
     not_reloaded(&browser).await;
     browser.shot("thread-optimistic-rolled-back").await;
+
+    // The same three panels in Arabic: mirrored, with the live stream still connected.
+    browser.click(".lang-switch a[hreflang=ar]").await;
+    browser.wait_for("html[lang=ar] #thread #reply-form").await;
+    assert_eq!(browser.execute("return document.documentElement.dir", vec![]).await, json!("rtl"));
+    browser.wait_for("#inbox[data-events-after]").await;
+    browser.shot("thread-arabic").await;
     browser.done(&format!("the live inbox on {backend:?}"));
 }
