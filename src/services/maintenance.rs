@@ -1,11 +1,14 @@
-//! Built-in schedules: clean-ups, SQLite upkeep, and the WhatsApp numbers' daily quota reset with the warm-up
-//! advanced. (Backups, update checks and license re-checks arrive with their issues.)
+//! Built-in schedules: clean-ups, SQLite upkeep, the WhatsApp numbers' daily quota reset with the warm-up
+//! advanced, snoozed conversations reopened when due, and the daily template sync. (Backups, update checks and
+//! license re-checks arrive with their issues.)
 
 use crate::jobs::cron::{Schedule, Schedules};
+use crate::services::whatsapp::templates::TemplateService;
 use crate::store::{Db, maintenance, now_millis};
 
-/// The instance's built-in schedules over `db`.
-pub fn schedules(db: &Db) -> Schedules {
+/// The instance's built-in schedules over `db`; the daily template sync runs through the instance's template
+/// service (it needs the data key and the HTTP client).
+pub fn schedules(db: &Db, templates: &std::sync::Arc<TemplateService>) -> Schedules {
     let mut list = Vec::new();
     let cleanup_db = db.clone();
     let cleanup = Schedule::new("cleanup", "*/15 * * * *", true, move || {
@@ -28,7 +31,11 @@ pub fn schedules(db: &Db) -> Schedules {
             maintenance::optimize(&mut conn).await.map(str::to_owned).map_err(|e| e.to_string())
         }
     });
-    let whatsapp = [crate::services::whatsapp::quota::schedule(db), crate::services::whatsapp::organize::schedule(db)];
+    let whatsapp = [
+        crate::services::whatsapp::quota::schedule(db),
+        crate::services::whatsapp::organize::schedule(db),
+        templates.schedule(),
+    ];
     for schedule in [cleanup, upkeep].into_iter().chain(whatsapp) {
         match schedule {
             Ok(schedule) => list.push(schedule),
@@ -44,7 +51,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn built_in_schedules_parse() {
         let dir = tempfile::tempdir().unwrap();
-        let db = crate::store::Db::open(&crate::config::DatabaseUrl::Sqlite(dir.path().join("t.db"))).await.unwrap();
-        assert_eq!(super::schedules(&db).list().len(), 4);
+        let overrides = crate::config::Overrides { data_dir: Some(dir.path().to_owned()), ..Default::default() };
+        let config = crate::config::Config::load_from(&overrides, Default::default()).unwrap();
+        let db = crate::store::Db::open(&config.database).await.unwrap();
+        let shared = crate::services::whatsapp::Shared::new(&config, db.clone());
+        let templates = std::sync::Arc::new(super::TemplateService::new(shared));
+        assert_eq!(super::schedules(&db, &templates).list().len(), 5);
     }
 }

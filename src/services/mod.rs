@@ -55,7 +55,7 @@ pub struct Services {
     pub quick_replies: whatsapp::quick_replies::QuickReplyService,
     pub contacts: whatsapp::contacts::ContactService,
     pub composer: whatsapp::composer::ComposerService,
-    pub templates: whatsapp::templates::TemplateService,
+    pub templates: Arc<whatsapp::templates::TemplateService>,
 }
 
 impl Services {
@@ -63,6 +63,7 @@ impl Services {
     pub async fn new(config: &Config, db: Db) -> Result<Arc<Self>, install::InstallError> {
         let security = Arc::new(security::SecurityService::new(config, db.clone()));
         let whatsapp = whatsapp::Shared::new(config, db.clone());
+        let templates = Arc::new(whatsapp::templates::TemplateService::new(whatsapp.clone()));
         Ok(Arc::new(Self {
             numbers: whatsapp::numbers::NumberService::new(whatsapp.clone()),
             ingest: whatsapp::ingest::IngestService::new(whatsapp.clone()),
@@ -73,7 +74,7 @@ impl Services {
             quick_replies: whatsapp::quick_replies::QuickReplyService::new(whatsapp.clone()),
             contacts: whatsapp::contacts::ContactService::new(whatsapp.clone()),
             composer: whatsapp::composer::ComposerService::new(whatsapp.clone()),
-            templates: whatsapp::templates::TemplateService::new(whatsapp.clone()),
+            templates: Arc::clone(&templates),
             media: Arc::new(whatsapp::media::MediaService::new(whatsapp)),
             install: install::InstallService::init(config, db.clone()).await?,
             site: site::SiteService::new(db.clone()),
@@ -83,7 +84,7 @@ impl Services {
             instance: instance::InstanceService::new(db.clone()),
             security: Arc::clone(&security),
             team: team::TeamService::new(db.clone(), Arc::clone(&security)),
-            jobs: jobs::JobsService::new(db.clone(), maintenance::schedules(&db)),
+            jobs: jobs::JobsService::new(db.clone(), maintenance::schedules(&db, &templates)),
             workspaces: workspaces::WorkspaceService::new(db.clone()),
             dashboard: dashboard::DashboardService::new(db.clone(), Arc::clone(&security)),
             audit: audit::AuditService::new(db.clone()),
@@ -143,7 +144,7 @@ impl Runtime {
         if let Err(e) = services.jobs.ensure_cron_token().await {
             tracing::warn!(error = %e, "could not create the web cron token");
         }
-        let schedules = maintenance::schedules(&services.db);
+        let schedules = maintenance::schedules(&services.db, &services.templates);
         let mut registry = crate::jobs::Registry::new();
         schedules.register(&mut registry);
         services.outbound.register(&mut registry);

@@ -285,3 +285,27 @@ async fn templates_by_hand_and_who_may_manage_them_on(backend: Backend) {
     assert_eq!(foreign_sync.status, 422, "not one of its numbers");
     assert_eq!(templates(&api).await.len(), 1);
 }
+
+both_backends!(the_daily_sync_reads_every_listing_number, the_daily_sync_reads_every_listing_number_on);
+
+/// The `templates-sync` schedule's run: every active Meta number with a business account id gets its templates; one
+/// that cannot be listed (no business account id) is counted as failed without stopping the others.
+async fn the_daily_sync_reads_every_listing_number_on(backend: Backend) {
+    use conversure::services::whatsapp::{Shared, templates::TemplateService};
+    let Some(api) = installed(backend).await else { return };
+    let mock = MockProvider::start("meta").await;
+    let listed = connect_meta(&api, &mock, "+15550120").await;
+    let unlisted = api.connect_meta(&mock, "No WABA", "+15550121", APP_SECRET, json!({})).await;
+    // The installed instance's own configuration: its data key opens the numbers' credentials.
+    let config = crate::helpers::test_config(api.app.data_dir.path(), None, &[]);
+    let service = TemplateService::new(Shared::new(&config, api.db.clone()));
+    let summary = service.sync_all().await.unwrap();
+    assert_eq!(summary, "synced the templates of 1 numbers, 1 failed");
+    let stored = templates(&api).await;
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert!(stored.iter().all(|t| t["whatsapp_account_id"] == listed["id"]), "{stored:?}");
+    assert!(stored.iter().all(|t| t["whatsapp_account_id"] != unlisted["id"]));
+    // A second run changes nothing.
+    assert_eq!(service.sync_all().await.unwrap(), "synced the templates of 1 numbers, 1 failed");
+    assert_eq!(templates(&api).await.len(), 2);
+}

@@ -16,7 +16,7 @@ use super::outbound::{OutboundService, Target};
 use super::{Shared, WhatsAppError, describe_failure};
 use crate::domain::msg::Msg;
 use crate::domain::role::Permission;
-use crate::providers::ListedTemplate;
+use crate::providers::{ListedTemplate, ProviderKind};
 use crate::services::access::Actor;
 use crate::store::message_templates::{self, TemplateRow};
 use crate::store::messages::Message;
@@ -278,9 +278,23 @@ impl TemplateService {
         let row = whatsapp_accounts::get(&mut conn, actor.workspace_id, account_id)
             .await?
             .ok_or_else(|| WhatsAppError::Fields(vec![("whatsapp_account_id", Msg::new("whatsapp.number_unknown"))]))?;
+        drop(conn);
+        let listed = self.listing(&row).await?;
+        let mut tx = self.shared.db().write().await?;
+        let report = store_listed(&mut tx, actor.workspace_id, account_id, &listed).await?;
+        let detail = serde_json::json!({ "listed": listed.len() });
+        actor.audit(&mut tx, "inbox.templates_synced", &format!("whatsapp_account:{account_id}"), detail).await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    /// A number's templates as its provider lists them; refused (409) with the reason when the provider has no
+    /// listing or the listing fails.
+    async fn listing(&self, row: &AccountRow) -> Result<Vec<ListedTemplate>, WhatsAppError> {
+        let mut conn = self.shared.db().read().await?;
         let base = self.shared.base_url(&mut conn).await?;
         drop(conn);
-        let account = self.shared.account_config(&row, &base)?;
+        let account = self.shared.account_config(row, &base)?;
         let connector = account.kind.connector();
         if !connector.lists_templates() {
             return Err(WhatsAppError::Refused {
@@ -288,18 +302,48 @@ impl TemplateService {
                 msg: Msg::new("templates.sync_unsupported"),
             });
         }
-        let listed =
-            match tokio::time::timeout(SYNC_TIMEOUT, connector.list_templates(&self.shared.http, &account)).await {
-                Ok(Ok(listed)) => listed,
-                Ok(Err(e)) => return Err(sync_failed(describe_failure(&e))),
-                Err(_) => return Err(sync_failed("the provider did not answer within 60 seconds".to_owned())),
+        match tokio::time::timeout(SYNC_TIMEOUT, connector.list_templates(&self.shared.http, &account)).await {
+            Ok(Ok(listed)) => Ok(listed),
+            Ok(Err(e)) => Err(sync_failed(describe_failure(&e))),
+            Err(_) => Err(sync_failed("the provider did not answer within 60 seconds".to_owned())),
+        }
+    }
+
+    /// The daily sync: every active number, of every workspace, whose provider lists templates (Meta with its
+    /// business account id). A number that fails is logged and skipped; the others are still synced.
+    pub async fn sync_all(&self) -> Result<String, WhatsAppError> {
+        let mut conn = self.shared.db().read().await?;
+        let numbers = whatsapp_accounts::all_with_timezone(&mut conn).await?;
+        drop(conn);
+        let (mut synced, mut failed) = (0, 0);
+        for (row, _) in numbers.into_iter().filter(|(row, _)| row.status == "active") {
+            let lists = ProviderKind::parse(&row.provider).is_some_and(|kind| kind.connector().lists_templates());
+            if !lists {
+                continue;
+            }
+            let listed = match self.listing(&row).await {
+                Ok(listed) => listed,
+                Err(e) => {
+                    tracing::warn!(number = row.id, error = ?e, "template sync failed");
+                    failed += 1;
+                    continue;
+                }
             };
-        let mut tx = self.shared.db().write().await?;
-        let report = store_listed(&mut tx, actor.workspace_id, account_id, &listed).await?;
-        let detail = serde_json::json!({ "listed": listed.len() });
-        actor.audit(&mut tx, "inbox.templates_synced", &format!("whatsapp_account:{account_id}"), detail).await?;
-        tx.commit().await?;
-        Ok(report)
+            let mut tx = self.shared.db().write().await?;
+            store_listed(&mut tx, row.workspace_id, row.id, &listed).await?;
+            tx.commit().await?;
+            synced += 1;
+        }
+        Ok(format!("synced the templates of {synced} numbers, {failed} failed"))
+    }
+
+    /// `templates-sync`: [`Self::sync_all`] once a day, at a quiet hour.
+    pub fn schedule(self: &std::sync::Arc<Self>) -> Result<crate::jobs::cron::Schedule, String> {
+        let service = std::sync::Arc::clone(self);
+        crate::jobs::cron::Schedule::new("templates-sync", "17 4 * * *", true, move || {
+            let service = std::sync::Arc::clone(&service);
+            async move { service.sync_all().await.map_err(|e| e.to_string()) }
+        })
     }
 
     /// Sends an approved template into a conversation with its body variables in order (`values[0]` is `{{1}}`).
