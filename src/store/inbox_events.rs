@@ -2,7 +2,7 @@
 //! conversation assigned, tagged, moved). Live streams send them in id order and a reconnecting page resumes after
 //! the last id it saw, so a network blip loses nothing. Rows are small and pruned after a day.
 
-use super::{Conn, Row, StoreError};
+use super::{Conn, Row, StoreError, Value};
 
 /// What changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,17 +121,8 @@ pub async fn record_for_message(
     kind: EventKind,
     now: i64,
 ) -> Result<(), StoreError> {
-    let added = conn
-        .execute(
-            "INSERT INTO inbox_events (workspace_id, conversation_id, message_id, kind, created_at)
-             SELECT workspace_id, conversation_id, id, $3, $4 FROM messages WHERE workspace_id = $1 AND id = $2",
-            &[workspace_id.into(), message_id.into(), kind.as_str().into(), now.into()],
-        )
-        .await?;
-    if added > 0 {
-        conn.signal_inbox_on_commit();
-    }
-    Ok(())
+    let found = "workspace_id = $1 AND id = $2";
+    record_found(conn, found, &[workspace_id.into(), message_id.into()], kind, now).await
 }
 
 /// Records a change of the message a provider knows by `provider_message_id` on a number (a status report);
@@ -144,15 +135,28 @@ pub async fn record_for_provider_message(
     kind: EventKind,
     now: i64,
 ) -> Result<(), StoreError> {
-    let added = conn
-        .execute(
-            "INSERT INTO inbox_events (workspace_id, conversation_id, message_id, kind, created_at)
-             SELECT workspace_id, conversation_id, id, $4, $5 FROM messages
-             WHERE workspace_id = $1 AND account_id = $2 AND provider_message_id = $3",
-            &[workspace_id.into(), account_id.into(), provider_message_id.into(), kind.as_str().into(), now.into()],
-        )
-        .await?;
-    if added > 0 {
+    let found = "workspace_id = $1 AND account_id = $2 AND provider_message_id = $3";
+    let params = [workspace_id.into(), account_id.into(), provider_message_id.into()];
+    record_found(conn, found, &params, kind, now).await
+}
+
+/// Records `kind` for the messages `condition` finds (its parameters first, then the kind and the time), in one
+/// statement; the live streams are told only when something was recorded.
+async fn record_found(
+    conn: &mut Conn,
+    condition: &str,
+    params: &[Value],
+    kind: EventKind,
+    now: i64,
+) -> Result<(), StoreError> {
+    let (k, t) = (params.len() + 1, params.len() + 2);
+    let sql = format!(
+        "INSERT INTO inbox_events (workspace_id, conversation_id, message_id, kind, created_at)
+         SELECT workspace_id, conversation_id, id, ${k}, ${t} FROM messages WHERE {condition}"
+    );
+    let mut all = params.to_vec();
+    all.extend([kind.as_str().into(), now.into()]);
+    if conn.execute(&sql, &all).await? > 0 {
         conn.signal_inbox_on_commit();
     }
     Ok(())
