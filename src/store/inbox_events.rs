@@ -181,21 +181,3 @@ pub async fn since_with_assignee(
     .map(|row| Ok((event(row)?, row.opt_int(6)?)))
     .collect()
 }
-
-/// Records that a member is active in the inbox now (`memberships.last_seen_at`, what "online" means for
-/// round-robin assignment); a write at most once per `every` milliseconds.
-pub async fn touch_member(
-    conn: &mut Conn,
-    workspace_id: i64,
-    user_id: i64,
-    now: i64,
-    every: i64,
-) -> Result<(), StoreError> {
-    conn.execute(
-        "UPDATE memberships SET last_seen_at = $3
-         WHERE workspace_id = $1 AND user_id = $2 AND (last_seen_at IS NULL OR last_seen_at <= $4)",
-        &[workspace_id.into(), user_id.into(), now.into(), (now - every).into()],
-    )
-    .await?;
-    Ok(())
-}

@@ -77,6 +77,24 @@ pub async fn is_active_member(conn: &mut Conn, workspace_id: i64, user_id: i64) 
         .is_some())
 }
 
+/// Records that a member is active in the inbox now (`memberships.last_seen_at`, what "online" means for
+/// round-robin assignment); only when the last record is older than `every` milliseconds.
+pub async fn touch_member(
+    conn: &mut Conn,
+    workspace_id: i64,
+    user_id: i64,
+    now: i64,
+    every: i64,
+) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE memberships SET last_seen_at = $3
+         WHERE workspace_id = $1 AND user_id = $2 AND (last_seen_at IS NULL OR last_seen_at <= $4)",
+        &[workspace_id.into(), user_id.into(), now.into(), (now - every).into()],
+    )
+    .await?;
+    Ok(())
+}
+
 /// The active agents seen since `online_since`, by user id: the round-robin candidates.
 pub async fn online_agents(conn: &mut Conn, workspace_id: i64, online_since: i64) -> Result<Vec<i64>, StoreError> {
     let rows = conn

@@ -20,7 +20,7 @@ use crate::services::access::Actor;
 use crate::store::conversations::{self, Conversation, Filter};
 use crate::store::inbox_events::{self, EventKind};
 use crate::store::messages::{self, Message};
-use crate::store::{Backend, now_millis};
+use crate::store::{Backend, now_millis, organize};
 
 pub use presence::PresenceView;
 
@@ -30,8 +30,8 @@ const BATCH: i64 = 500;
 const POLL: Duration = Duration::from_secs(1);
 /// How often a stream checks its session or key is still valid.
 const REVALIDATE: Duration = Duration::from_secs(30);
-/// How often an open stream counts as the member being online (`memberships.last_seen_at`).
-const SEEN_EVERY: i64 = 30_000;
+/// How often a member's activity is written as "online" (`memberships.last_seen_at`).
+const SEEN_EVERY: Duration = Duration::from_secs(30);
 /// Postgres: how long an event id may stay invisible while its transaction commits after a later one's. Ids are
 /// handed out at insert, not at commit, so a stream re-reads this much of the recent past (never sending twice).
 const SETTLE: Duration = Duration::from_secs(3);
@@ -114,7 +114,7 @@ impl LiveService {
         let Some(user_id) = actor.user_id() else { return Err(WhatsAppError::NotFound) };
         self.visible(actor, conversation_id).await?;
         self.presence.beat(actor.workspace_id, conversation_id, user_id, name, typing);
-        seen(&self.shared, actor.workspace_id, user_id).await?;
+        seen(&self.shared, &self.presence, actor.workspace_id, user_id).await?;
         Ok(())
     }
 
@@ -164,10 +164,20 @@ impl LiveService {
     }
 }
 
-/// Marks a member online (at most one write per [`SEEN_EVERY`]).
-async fn seen(shared: &Shared, workspace_id: i64, user_id: i64) -> Result<(), WhatsAppError> {
+/// Marks a member online: a write at most once per [`SEEN_EVERY`] in this process (heartbeats and open streams
+/// both call it), and the statement itself skips a fresh mark another node wrote.
+async fn seen(
+    shared: &Shared,
+    presence: &presence::Presence,
+    workspace_id: i64,
+    user_id: i64,
+) -> Result<(), WhatsAppError> {
+    if !presence.online_due(workspace_id, user_id, SEEN_EVERY) {
+        return Ok(());
+    }
+    let every = i64::try_from(SEEN_EVERY.as_millis()).unwrap_or(i64::MAX);
     let mut tx = shared.db().write().await?;
-    inbox_events::touch_member(&mut tx, workspace_id, user_id, now_millis(), SEEN_EVERY).await?;
+    organize::touch_member(&mut tx, workspace_id, user_id, now_millis(), every).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -229,26 +239,33 @@ impl StreamTask {
     async fn run(mut self, still_valid: Validity) {
         let mut changes = self.shared.db().inbox_changes();
         let mut presence_changes = self.presence.changes();
-        let mut checked = Instant::now();
+        let mut checked: Option<Instant> = None;
+        // Who the member may see, read again with each revalidation rather than on every wake-up: a stream wakes at
+        // every commit of the process, and the visibility setting changes rarely.
+        let mut restricted_to = None;
         let mut last_presence: Vec<PresenceView> = Vec::new();
-        let mut last_seen = 0;
         loop {
-            if checked.elapsed() >= REVALIDATE {
-                if !still_valid().await {
+            if checked.is_none_or(|at| at.elapsed() >= REVALIDATE) {
+                if checked.is_some() && !still_valid().await {
                     return;
                 }
-                checked = Instant::now();
+                match self.restriction().await {
+                    Ok(restriction) => restricted_to = restriction,
+                    // Never guess wider: the stream ends and the browser reconnects.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "live inbox stream could not read its visibility");
+                        return;
+                    }
+                }
+                checked = Some(Instant::now());
             }
-            if let Some(user_id) = self.actor.user_id()
-                && now_millis() - last_seen >= SEEN_EVERY
-            {
+            if let Some(user_id) = self.actor.user_id() {
                 // The open stream is a heartbeat too; a failed write only delays "online".
-                if let Err(e) = seen(&self.shared, self.actor.workspace_id, user_id).await {
+                if let Err(e) = seen(&self.shared, &self.presence, self.actor.workspace_id, user_id).await {
                     tracing::debug!(error = %e, "could not record inbox presence");
                 }
-                last_seen = now_millis();
             }
-            match self.catch_up().await {
+            match self.catch_up(restricted_to).await {
                 Ok(true) => {}
                 Ok(false) => return,
                 Err(e) => tracing::warn!(error = %e, "live inbox stream could not read its events"),
@@ -271,11 +288,14 @@ impl StreamTask {
         }
     }
 
-    /// Sends every visible event after the cursor; `Ok(false)` once the client is gone.
-    async fn catch_up(&mut self) -> Result<bool, WhatsAppError> {
+    /// Whom the member's view is limited to (see [`restriction`]).
+    async fn restriction(&self) -> Result<Option<i64>, WhatsAppError> {
         let mut conn = self.shared.db().read().await?;
-        let restricted_to = restriction(&mut conn, &self.actor).await?;
-        drop(conn);
+        restriction(&mut conn, &self.actor).await
+    }
+
+    /// Sends every event after the cursor visible under `restricted_to`; `Ok(false)` once the client is gone.
+    async fn catch_up(&mut self, restricted_to: Option<i64>) -> Result<bool, WhatsAppError> {
         let mut after = self.cursor.floor();
         loop {
             // A connection per batch, given back before sending: a slow client must not hold a reader.

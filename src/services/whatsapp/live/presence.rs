@@ -34,6 +34,9 @@ pub struct Presence {
     rooms: Mutex<HashMap<(i64, i64), HashMap<i64, Viewer>>>,
     /// Bumped on every change, so the streams look again at once.
     changed: watch::Sender<u64>,
+    /// When each (workspace, member) was last recorded as online, so heartbeats and open streams write
+    /// `last_seen_at` at most once per interval instead of taking the write lock every few seconds.
+    recorded: Mutex<HashMap<(i64, i64), Instant>>,
 }
 
 impl Presence {
@@ -64,6 +67,20 @@ impl Presence {
             );
         }
         self.changed.send_modify(|generation| *generation = generation.wrapping_add(1));
+    }
+
+    /// Whether the member's "online" mark is due for a write (at most one per `every`); notes it as written.
+    pub fn online_due(&self, workspace_id: i64, user_id: i64, every: Duration) -> bool {
+        let now = Instant::now();
+        let Ok(mut recorded) = self.recorded.lock() else { return true };
+        recorded.retain(|_, at| now.duration_since(*at) < every);
+        match recorded.entry((workspace_id, user_id)) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(now);
+                true
+            }
+        }
     }
 
     /// What `user_id` should see now: for each conversation they view, who else is there.
@@ -114,5 +131,16 @@ mod tests {
         // Ben opens another conversation: he leaves the first.
         presence.beat(1, 11, 200, "Ben", false);
         assert_eq!(presence.seen_by(1, 100), vec![PresenceView { conversation_id: 10, ..Default::default() }]);
+    }
+
+    #[test]
+    fn the_online_mark_is_written_once_per_interval() {
+        let presence = Presence::default();
+        let every = Duration::from_secs(30);
+        assert!(presence.online_due(1, 100, every));
+        assert!(!presence.online_due(1, 100, every), "again within the interval");
+        assert!(presence.online_due(1, 200, every), "another member");
+        assert!(presence.online_due(2, 100, every), "another workspace");
+        assert!(presence.online_due(1, 100, Duration::ZERO), "due once the interval has passed");
     }
 }

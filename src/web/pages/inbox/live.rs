@@ -147,7 +147,8 @@ pub async fn message(
     let tz = who.user.membership.as_ref().map_or(jiff::tz::TimeZone::UTC, |m| zone(&m.workspace.timezone));
     let day =
         view::Day { label: String::new(), date: String::new(), messages: vec![view::bubble(&page, &message, &tz)] };
-    let finished = super::finish_days(&state, &page, &who, id, vec![day]).await?;
+    let members = super::organize::members(&state, &who).await?;
+    let finished = super::finish_days(&state, &page, &who, id, &members, vec![day]).await?;
     let Some(b) = finished.into_iter().flat_map(|d| d.messages).next() else { return Err(AppError::NotFound) };
     let fragment = MessageFragment {
         page: &page,
@@ -187,8 +188,9 @@ pub async fn row(
     let Some(conversation) = found else { return Ok(StatusCode::NO_CONTENT.into_response()) };
     let tz = who.user.membership.as_ref().map_or(jiff::tz::TimeZone::UTC, |m| zone(&m.workspace.timezone));
     let r = view::row(&page, &conversation, &query.filters(), current.current, &tz, now_millis());
-    let decorated =
-        super::organize::decorate_rows(&state, &page, &who, std::slice::from_ref(&conversation), vec![r], &tz).await?;
+    let members = super::organize::members(&state, &who).await?;
+    let one = std::slice::from_ref(&conversation);
+    let decorated = super::organize::decorate_rows(&state, &page, &who, &members, one, vec![r], &tz).await?;
     let Some(r) = decorated.into_iter().next() else { return Err(AppError::NotFound) };
     Ok(render::html(&RowFragment { page: &page, r })?.into_response())
 }

@@ -172,7 +172,8 @@ async fn inbox_page<'a>(
     let numbers = services.numbers.list(&who.actor).await.map_err(inbox_error)?;
     let current = open.as_ref().map(|(id, _)| *id);
     let rows = list.conversations.iter().map(|c| view::row(page, c, &qs, current, &tz, now)).collect();
-    let rows = organize::decorate_rows(state, page, who, &list.conversations, rows, &tz).await?;
+    let roster = organize::roster(state, who).await?;
+    let rows = organize::decorate_rows(state, page, who, &roster.members, &list.conversations, rows, &tz).await?;
     let older_href =
         list.next_cursor.as_deref().map(|cursor| format!("/inbox{}", query.with(Some(("cursor", cursor)))));
     let newest_href = (!query.cursor.is_empty()).then(|| format!("/inbox{qs}"));
@@ -207,11 +208,19 @@ async fn inbox_page<'a>(
                 phone: conversation.contact_phone.clone().unwrap_or_default(),
                 number: conversation.account_name.clone(),
                 status_label: view::conversation_status(page, &conversation.status),
-                days: finish_days(state, page, who, id, view::days(page, &messages.messages, &tz, now)).await?,
+                days: finish_days(
+                    state,
+                    page,
+                    who,
+                    id,
+                    &roster.members,
+                    view::days(page, &messages.messages, &tz, now),
+                )
+                .await?,
                 earlier_href,
                 composer,
                 contact: Some(contact::panel(state, page, who, id, &qs, &tz).await?),
-                organize: organize::thread_actions(state, page, who, &conversation, &tz).await?,
+                organize: organize::thread_actions(state, page, who, &conversation, &tz, &roster).await?,
             })
         }
         None => None,
@@ -224,7 +233,7 @@ async fn inbox_page<'a>(
         q: query.q.clone(),
     };
     let tabs = organize::list_tabs(state, page, who, query).await?;
-    let organize = organize::list_controls(state, page, who, query).await?;
+    let organize = organize::list_controls(page, query, &roster);
     Ok(InboxPage { page, nav, filter, rows, newest_href, older_href, qs, thread, events_after, tabs, organize })
 }
 
@@ -235,10 +244,11 @@ async fn finish_days(
     page: &Page,
     who: &WorkspaceUser,
     conversation_id: i64,
+    members: &[organize::Member],
     days: Vec<view::Day>,
 ) -> Result<Vec<view::Day>, AppError> {
     let days = compose::add_media(state, page, who, conversation_id, days).await?;
-    organize::sign_notes(state, who, days).await
+    Ok(organize::sign_notes(members, days))
 }
 
 /// `GET /inbox`: the conversations, filtered.

@@ -166,16 +166,30 @@ pub(super) async fn list_tabs(
     Ok(tabs(page, query, counts))
 }
 
-/// The tag and assignee filters.
-pub(super) async fn list_controls(
-    state: &AppState,
-    page: &Page,
-    who: &WorkspaceUser,
-    query: &InboxQuery,
-) -> Result<ListControls, AppError> {
+/// A member as the inbox names them: (user id, name, active).
+pub(super) type Member = (i64, String, bool);
+
+/// The workspace's members and tags, read once per page and shared by the list's filters, its rows, the thread's
+/// actions and the notes' authors.
+pub(super) struct Roster {
+    pub members: Vec<Member>,
+    pub tags: Vec<Tag>,
+}
+
+pub(super) async fn roster(state: &AppState, who: &WorkspaceUser) -> Result<Roster, AppError> {
     let services = state.services();
-    let all_tags = services.organize.tags(&who.actor).await.map_err(inbox_error)?;
-    let members = services.organize.members(&who.actor).await.map_err(inbox_error)?;
+    let tags = services.organize.tags(&who.actor).await.map_err(inbox_error)?;
+    Ok(Roster { members: members(state, who).await?, tags })
+}
+
+/// The workspace's members (for a fragment that needs only them).
+pub(super) async fn members(state: &AppState, who: &WorkspaceUser) -> Result<Vec<Member>, AppError> {
+    state.services().organize.members(&who.actor).await.map_err(inbox_error)
+}
+
+/// The tag and assignee filters.
+pub(super) fn list_controls(page: &Page, query: &InboxQuery, roster: &Roster) -> ListControls {
+    let (all_tags, members) = (&roster.tags, &roster.members);
     let tags = all_tags.iter().map(|t| (t.id.to_string(), t.name.clone(), query.tag == t.id.to_string())).collect();
     let mut assignees =
         vec![("none".to_owned(), page.t("organize.filter.nobody").to_owned(), query.assignee == "none")];
@@ -185,7 +199,7 @@ pub(super) async fn list_controls(
             .filter(|(_, _, active)| *active)
             .map(|(id, name, _)| (id.to_string(), name.clone(), query.assignee == id.to_string())),
     );
-    Ok(ListControls { tags, assignees })
+    ListControls { tags, assignees }
 }
 
 /// "Snoozed until …" in the member's zone, empty when not snoozed.
@@ -200,6 +214,7 @@ pub(super) async fn decorate_rows(
     state: &AppState,
     page: &Page,
     who: &WorkspaceUser,
+    members: &[Member],
     conversations: &[Conversation],
     mut rows: Vec<ConversationRow>,
     tz: &jiff::tz::TimeZone,
@@ -207,19 +222,15 @@ pub(super) async fn decorate_rows(
     let services = state.services();
     let ids: Vec<i64> = conversations.iter().map(|c| c.id).collect();
     let mut tags = services.organize.tags_of(&who.actor, &ids).await.map_err(inbox_error)?;
-    let names: HashMap<i64, String> = services
-        .organize
-        .members(&who.actor)
-        .await
-        .map_err(inbox_error)?
-        .into_iter()
-        .map(|(id, name, _)| (id, name))
-        .collect();
+    let names: HashMap<i64, &String> = members.iter().map(|(id, name, _)| (*id, name)).collect();
     for (row, conversation) in rows.iter_mut().zip(conversations) {
         row.organize = RowExtras {
             tags: tags.remove(&conversation.id).unwrap_or_default().iter().map(Chip::from).collect(),
             snoozed: snoozed_label(page, conversation.snoozed_until, tz),
-            assignee: conversation.assignee_user_id.and_then(|id| names.get(&id).cloned()).unwrap_or_default(),
+            assignee: conversation
+                .assignee_user_id
+                .and_then(|id| names.get(&id).map(|name| (*name).clone()))
+                .unwrap_or_default(),
         };
     }
     Ok(rows)
@@ -232,11 +243,11 @@ pub(super) async fn thread_actions(
     who: &WorkspaceUser,
     conversation: &Conversation,
     tz: &jiff::tz::TimeZone,
+    roster: &Roster,
 ) -> Result<ThreadActions, AppError> {
     let services = state.services();
     let tags = services.organize.conversation_tags(&who.actor, conversation.id).await.map_err(inbox_error)?;
-    let all_tags = services.organize.tags(&who.actor).await.map_err(inbox_error)?;
-    let members = services.organize.members(&who.actor).await.map_err(inbox_error)?;
+    let (all_tags, members) = (&roster.tags, &roster.members);
     let me = who.actor.user_id();
     let assigns_anyone = who.actor.role.allows(Permission::SeeAllConversations);
     let current = conversation.assignee_user_id;
@@ -268,15 +279,7 @@ pub(super) async fn thread_actions(
 }
 
 /// Names the author of each private note.
-pub(super) async fn sign_notes(
-    state: &AppState,
-    who: &WorkspaceUser,
-    mut days: Vec<Day>,
-) -> Result<Vec<Day>, AppError> {
-    if !days.iter().any(|d| d.messages.iter().any(|m| m.direction == "note")) {
-        return Ok(days);
-    }
-    let members = state.services().organize.members(&who.actor).await.map_err(inbox_error)?;
+pub(super) fn sign_notes(members: &[Member], mut days: Vec<Day>) -> Vec<Day> {
     for bubble in days.iter_mut().flat_map(|d| d.messages.iter_mut()).filter(|m| m.direction == "note") {
         bubble.author = bubble
             .author_id
@@ -284,7 +287,7 @@ pub(super) async fn sign_notes(
             .map(|(_, name, _)| name.clone())
             .unwrap_or_default();
     }
-    Ok(days)
+    days
 }
 
 #[derive(Template)]
