@@ -203,6 +203,27 @@ ensure_browser() {
     note "$(/usr/bin/chromedriver --version 2>/dev/null | head -n 1)"
 }
 
+# ensure_pebble: tests/it/tls.rs obtains certificates from Debian's pebble
+# (Let's Encrypt's ACME test server) on loopback.
+ensure_pebble() {
+    if [[ ! -x /usr/bin/pebble ]]; then
+        log "pebble not found: installing Debian's pebble"
+        apt_install pebble
+        [[ -x /usr/bin/pebble ]] || die "pebble installed, but /usr/bin/pebble is missing"
+    fi
+    note "pebble at /usr/bin/pebble"
+}
+
+# ensure_installer_tools: tests/it/installer.rs downloads a release the way
+# installer/install.sh does on a VPS: curl (it fetches file:// URLs) and zstd.
+ensure_installer_tools() {
+    if ! command -v curl >/dev/null 2>&1 || ! command -v zstd >/dev/null 2>&1; then
+        log "curl or zstd not found: installing Debian's curl and zstd"
+        apt_install curl zstd
+    fi
+    note "$(zstd --version)"
+}
+
 # pg_run CMD...: run a Postgres tool as the cluster owner, from inside the
 # temp dir (the owner may not be allowed into the current directory).
 pg_run() {
@@ -390,6 +411,8 @@ main() {
     section "Starting throwaway PostgreSQL" pg_start
     section "Checking the test SMTP server (aiosmtpd)" ensure_smtp_test_server
     section "Checking the browser for the end-to-end tests (Chromium)" ensure_browser
+    section "Checking the ACME test server (pebble)" ensure_pebble
+    section "Checking the installer test tools (curl, zstd)" ensure_installer_tools
     export CONVERSURE_REQUIRE_POSTGRES=1
     section "cargo test --locked $*" cargo test --locked "$@"
     pg_stop

@@ -23,6 +23,7 @@ pub mod startup;
 pub mod store;
 pub mod system;
 pub mod telemetry;
+pub mod tls;
 pub mod web;
 
 /// Installs the process-wide rustls crypto provider (ring) once; every TLS client and server needs it first.

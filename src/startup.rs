@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
@@ -11,6 +12,7 @@ use crate::lifecycle::{DataDirLock, LockError};
 use crate::services::install::InstallError;
 use crate::services::{Runtime, Services};
 use crate::store::{Db, StoreError, migrate};
+use crate::tls::{ConfiguredDomains, HostPolicy, TlsError, TlsServer};
 use crate::web::{self, state::AppState};
 
 /// Why the application could not start; each message names the problem and the fix.
@@ -28,6 +30,8 @@ pub enum StartupError {
     Install(#[from] InstallError),
     #[error("the server stopped with an error: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// The data directory, locked, with its database open and migrated.
@@ -75,23 +79,55 @@ pub struct Application {
     state: AppState,
     data: OpenedData,
     config: Config,
+    /// HTTPS and the HTTP redirect, when `tls_mode` is auto or manual.
+    tls: Option<TlsServer>,
+    /// Which hosts beyond `tls_domains` get certificates on demand.
+    host_policy: Arc<dyn HostPolicy>,
 }
 
 impl Application {
     /// Binds first (a taken port changes nothing on disk), then opens the data; see [`open_data`].
     pub async fn build(config: Config) -> Result<Self, StartupError> {
-        let listener = TcpListener::bind(config.listen).await.map_err(|e| StartupError::Bind {
-            addr: config.listen,
-            reason: match e.kind() {
-                std::io::ErrorKind::AddrInUse => "the port is already in use; stop the other program or pass --listen with another port".to_owned(),
-                std::io::ErrorKind::PermissionDenied => "permission denied; ports below 1024 need the installer's capability setup, or choose a port above 1024".to_owned(),
-                _ => e.to_string(),
-            },
-        })?;
+        let listener = bind(config.listen, "pass --listen with another port").await?;
+        let tls_listeners = match config.tls.enabled() {
+            true => Some(bind_tls(&config).await?),
+            false => None,
+        };
         let mut data = open_data(&config).await?;
+        let tls = match tls_listeners {
+            Some((https, http)) => Some(TlsServer::new(&config.tls, &config.data_dir, https, http)?),
+            None => None,
+        };
         let services = Services::new(&config, data.db.clone()).await?;
         data.keep();
-        Ok(Self { listener, state: AppState::new(Runtime::new(services)), data, config })
+        let mut state = AppState::new(Runtime::new(services)).with_trusted_proxies(config.trusted_proxies.clone());
+        if let Some(tls) = &tls {
+            state = state.with_tls_status(tls.status());
+        }
+        let host_policy = Arc::new(ConfiguredDomains::new(&config.tls));
+        Ok(Self { listener, state, data, config, tls, host_policy })
+    }
+
+    /// Replaces the policy deciding which hosts get certificates on demand (custom domains); it is given the
+    /// runtime so it can ask the services of the moment.
+    pub fn with_host_policy(mut self, policy: impl FnOnce(&Runtime) -> Arc<dyn HostPolicy>) -> Self {
+        self.host_policy = policy(&self.state.runtime);
+        self
+    }
+
+    /// The HTTPS address bound, when TLS is on.
+    pub fn https_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().and_then(TlsServer::https_addr)
+    }
+
+    /// The TLS mode and certificate status board.
+    pub fn tls_status(&self) -> Arc<crate::tls::TlsStatus> {
+        self.state.tls.clone()
+    }
+
+    /// The plain-HTTP redirect address bound, when TLS is on and `http_listen` is not off.
+    pub fn http_redirect_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().and_then(TlsServer::http_addr)
     }
 
     /// The address actually bound (the real port when the configuration asked for port 0).
@@ -99,15 +135,27 @@ impl Application {
         self.listener.local_addr().unwrap_or(self.config.listen)
     }
 
+    /// The runtime the server will run (its restart request ends serving for an update).
+    pub fn runtime(&self) -> Runtime {
+        self.state.runtime.clone()
+    }
+
     /// What an operator needs to know, printed once at start.
     pub fn banner(&self) -> String {
         let base = self.base_url();
         let mut lines = vec![
-            format!("Conversure {} is running.", env!("CARGO_PKG_VERSION")),
+            format!("Conversure {} is running.", crate::services::update::version()),
             format!("  Data directory: {}", self.config.data_dir.root().display()),
             format!("  Database:       {}", self.config.database.display_redacted()),
             format!("  Listening on:   http://{}", self.local_addr()),
         ];
+        if let Some(https) = self.https_addr() {
+            let mode = self.state.tls.snapshot().mode;
+            lines.push(format!("  HTTPS on:       {https} (certificates: tls_mode {mode})"));
+        }
+        if let Some(http) = self.http_redirect_addr() {
+            lines.push(format!("  HTTP redirect:  {http} (to HTTPS; ACME HTTP-01 answers)"));
+        }
         if !self.data.migrations.applied.is_empty() {
             lines.push(format!("  Migrated schema to version {}.", self.data.migrations.to));
         }
@@ -142,21 +190,56 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartupError> {
         let state = self.state.clone();
+        let tls = match self.tls {
+            Some(tls) => Some(tls.start(web::router_over_tls(self.state.clone()), self.host_policy)?),
+            None => None,
+        };
         state.runtime.start_background().await;
+        let stop_tls = tls.as_ref().map(|running| running.stop_signal());
         let app = web::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let draining = state.clone();
         let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 draining.set_draining();
+                if let Some(stop_tls) = stop_tls {
+                    stop_tls.now();
+                }
             })
             .await;
+        if let Some(tls) = tls {
+            tls.stop().await;
+        }
         state.runtime.stop_background(std::time::Duration::from_secs(20)).await;
         state.services().close().await;
         self.data.db.close().await;
         tracing::info!("stopped");
         served.map_err(StartupError::Serve)
     }
+}
+
+/// Binds a listener; the error says how to free or change the address (`fix`).
+async fn bind(addr: SocketAddr, fix: &str) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(addr).await.map_err(|e| StartupError::Bind {
+        addr,
+        reason: match e.kind() {
+            std::io::ErrorKind::AddrInUse => format!("the port is already in use; stop the other program or {fix}"),
+            std::io::ErrorKind::PermissionDenied => format!(
+                "permission denied; ports below 1024 need the installer's capability setup (CAP_NET_BIND_SERVICE), or {fix}"
+            ),
+            _ => e.to_string(),
+        },
+    })
+}
+
+/// Binds `https_listen` and (unless off) `http_listen` before anything touches the disk.
+async fn bind_tls(config: &Config) -> Result<(TcpListener, Option<TcpListener>), StartupError> {
+    let https = bind(config.tls.https_listen, "set https_listen to another address").await?;
+    let http = match config.tls.http_listen {
+        Some(addr) => Some(bind(addr, "set http_listen to another address (or off)").await?),
+        None => None,
+    };
+    Ok((https, http))
 }
 
 /// Makes sure the data directory exists and is writable, creating it (owner-only) if needed.

@@ -2,7 +2,9 @@
 //! `version`.
 
 mod api_key;
+mod backup;
 mod install;
+mod update;
 mod workspace;
 
 use std::path::PathBuf;
@@ -52,6 +54,12 @@ pub enum Command {
     /// API keys of a workspace, as the instance owner, for scripted setups.
     #[command(subcommand)]
     ApiKey(api_key::ApiKeyCommand),
+    /// Backups: make one, list them, restore one (the same code as the owner's Backups page).
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
+    /// Check for a new version, or install it (with the server stopped).
+    #[command(subcommand)]
+    Update(update::UpdateCommand),
     /// Check that this server meets Conversure's requirements; exits 1 when a check fails.
     Doctor(DoctorArgs),
     /// Print the version and the database schema version this binary supports.
@@ -123,7 +131,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let (overrides, command) = match cli.command {
         None => (cli.serve.overrides(), Command::Serve(cli.serve)),
         Some(Command::Version) => {
-            println!("conversure {}", env!("CARGO_PKG_VERSION"));
+            println!("conversure {}", crate::services::update::version());
             println!("schema version {}", migrate::latest_version());
             println!("databases: sqlite {} (bundled), postgres 13 or newer", rusqlite::version());
             return ExitCode::SUCCESS;
@@ -142,6 +150,12 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Some(Command::Workspace(cmd)) => {
             (ServeArgs { database: cmd.database().clone(), listen: None }.overrides(), Command::Workspace(cmd))
+        }
+        Some(Command::Update(cmd)) => {
+            (ServeArgs { database: cmd.database().clone(), listen: cmd.listen() }.overrides(), Command::Update(cmd))
+        }
+        Some(Command::Backup(cmd)) => {
+            (ServeArgs { database: cmd.database(), listen: None }.overrides(), Command::Backup(cmd))
         }
         Some(Command::ApiKey(cmd)) => {
             (ServeArgs { database: cmd.database().clone(), listen: None }.overrides(), Command::ApiKey(cmd))
@@ -167,6 +181,8 @@ pub fn run(cli: Cli) -> ExitCode {
             Command::Install(args) => install::run(config, args).await,
             Command::Workspace(cmd) => workspace::run(config, cmd).await,
             Command::ApiKey(cmd) => api_key::run(config, cmd).await,
+            Command::Backup(cmd) => backup::run(config, cmd).await,
+            Command::Update(cmd) => update::run(config, cmd).await,
             Command::Admin(AdminCommand::ResetPassword(args)) => reset_password(config, args).await,
             Command::Version => ExitCode::SUCCESS,
         }
@@ -179,15 +195,15 @@ pub(crate) fn fail(message: &str) -> ExitCode {
 }
 
 async fn serve(config: Config) -> ExitCode {
-    let app = match Application::build(config).await {
-        Ok(app) => app,
+    let app = match Application::build(config.clone()).await {
+        // On-demand certificates for the verified custom domains (the configured `tls_domains` are kept anyway).
+        Ok(app) => app.with_host_policy(|runtime| {
+            std::sync::Arc::new(crate::services::domains::policy::VerifiedDomains::new(runtime.clone()))
+        }),
         Err(e) => return fail(&e.to_string()),
     };
     println!("{}", app.banner());
-    match app.run_until_stopped(crate::lifecycle::shutdown_signal()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&e.to_string()),
-    }
+    update::serve_until_stopped(app, &config).await
 }
 
 async fn migrate_now(config: Config) -> ExitCode {

@@ -5,8 +5,10 @@
 
 mod database;
 mod file;
+pub mod network;
 mod paths;
 mod secret;
+pub mod tls;
 pub mod write;
 
 use std::collections::BTreeMap;
@@ -17,6 +19,7 @@ pub use database::{DatabaseUrl, redact_url};
 pub use file::FileConfig;
 pub use paths::DataDir;
 pub use secret::Secret;
+pub use tls::{TlsConfig, TlsMode};
 
 /// The address served when nothing else is configured.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
@@ -24,6 +27,8 @@ pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 pub const DEFAULT_NETWORK_PROBE_URL: &str = "https://graph.facebook.com/";
 /// The vendor's license server, where purchase codes are activated.
 pub const DEFAULT_LICENSE_SERVER_URL: &str = "https://licenses.conversure.app/";
+/// The vendor's signed release manifest, read by the update check.
+pub const DEFAULT_UPDATE_MANIFEST_URL: &str = "https://updates.conversure.app/stable/manifest.json";
 /// Prefix of every environment variable Conversure reads.
 pub const ENV_PREFIX: &str = "CONVERSURE_";
 
@@ -37,9 +42,22 @@ const ENV_KEYS: &[(&str, bool)] = &[
     ("PUBLIC_URL", false),
     ("NETWORK_PROBE_URL", false),
     ("LICENSE_SERVER_URL", false),
+    ("UPDATE_MANIFEST_URL", false),
     ("SESSION_SECRET", true),
     ("ENCRYPTION_KEY", true),
     ("JOB_LEASE_SECONDS", false),
+    ("TLS_MODE", false),
+    ("TLS_DOMAINS", false),
+    ("ACME_DIRECTORY_URL", false),
+    ("ACME_STAGING", false),
+    ("ACME_EMAIL", false),
+    ("ACME_CA_FILE", false),
+    ("HTTPS_LISTEN", false),
+    ("HTTP_LISTEN", false),
+    ("TLS_CERT_FILE", false),
+    ("TLS_KEY_FILE", false),
+    ("TRUSTED_PROXIES", false),
+    ("DOMAIN_PROBE_ADDR", false),
 ];
 
 /// What went wrong while reading the configuration; each message says what to change.
@@ -90,12 +108,21 @@ pub struct Config {
     pub public_url: Option<url::Url>,
     pub network_probe_url: url::Url,
     pub license_server_url: url::Url,
+    /// The release manifest the update check reads.
+    pub update_manifest_url: url::Url,
     /// Set once the instance is installed (written by the wizard into `config.toml`).
     pub session_secret: Option<Secret>,
     /// Set once the instance is installed (written by the wizard into `config.toml`).
     pub encryption_key: Option<Secret>,
     /// How long a claimed job stays leased without a heartbeat before another worker takes it up (after a crash).
     pub job_lease: std::time::Duration,
+    /// How HTTPS is served (off, ACME or files); see [`tls`].
+    pub tls: TlsConfig,
+    /// Reverse proxies whose `X-Forwarded-For/-Proto/-Host` are believed; nobody's by default.
+    pub trusted_proxies: network::TrustedProxies,
+    /// Probe this address instead of resolving the name when checking a custom domain, for setups where the server
+    /// cannot reach its own public address (and for tests).
+    pub domain_probe_addr: Option<SocketAddr>,
     /// Keys whose value came from the command line or the environment, which `config.toml` cannot override; the
     /// install wizard shows them as fixed.
     pub fixed_by_operator: Vec<&'static str>,
@@ -151,6 +178,9 @@ impl Config {
         let license_server = pick(&None, "LICENSE_SERVER_URL", &file.license_server_url)
             .unwrap_or_else(|| DEFAULT_LICENSE_SERVER_URL.to_owned());
         let license_server_url = parse_http_url("license_server_url", &license_server)?;
+        let update_manifest = pick(&None, "UPDATE_MANIFEST_URL", &file.update_manifest_url)
+            .unwrap_or_else(|| DEFAULT_UPDATE_MANIFEST_URL.to_owned());
+        let update_manifest_url = parse_http_url("update_manifest_url", &update_manifest)?;
         let session_secret = pick(&None, "SESSION_SECRET", &file.session_secret).map(Secret::new);
         let encryption_key = pick(&None, "ENCRYPTION_KEY", &file.encryption_key).map(Secret::new);
         let lease_text = pick(&None, "JOB_LEASE_SECONDS", &file.job_lease_seconds.map(|s| s.to_string()));
@@ -167,6 +197,22 @@ impl Config {
                 }
             },
         };
+        let invalid_network = |key: &'static str, value: &str, reason: String| ConfigError::Invalid {
+            key,
+            value: value.to_owned(),
+            reason,
+        };
+        let trusted_proxies = match pick(&None, "TRUSTED_PROXIES", &file.trusted_proxies) {
+            Some(text) => network::TrustedProxies::parse(&text)
+                .map_err(|reason| invalid_network("trusted_proxies", &text, reason))?,
+            None => network::TrustedProxies::default(),
+        };
+        let domain_probe_addr = pick(&None, "DOMAIN_PROBE_ADDR", &file.domain_probe_addr)
+            .map(|text| {
+                network::parse_probe_addr(&text).map_err(|reason| invalid_network("domain_probe_addr", &text, reason))
+            })
+            .transpose()?;
+        let tls = tls::resolve(|key| pick(&None, &key.to_ascii_uppercase(), &file.tls_value(key)))?;
         let mut fixed_by_operator = Vec::new();
         if overrides.database_url.is_some() || env.get("DATABASE_URL").is_some() {
             fixed_by_operator.push("database_url");
@@ -184,9 +230,13 @@ impl Config {
             public_url,
             network_probe_url,
             license_server_url,
+            update_manifest_url,
             session_secret,
             encryption_key,
             job_lease,
+            trusted_proxies,
+            domain_probe_addr,
+            tls,
             fixed_by_operator,
             unknown_env: env.unknown,
         })

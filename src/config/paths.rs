@@ -49,9 +49,19 @@ impl DataDir {
         self.root.join("media")
     }
 
+    /// ACME state: account key, issued certificates and the issuance ledger (never restored from a backup).
+    pub fn acme_dir(&self) -> PathBuf {
+        self.root.join("acme")
+    }
+
     /// Scratch space on the same filesystem, so staged files can be renamed into place atomically.
     pub fn tmp_dir(&self) -> PathBuf {
         self.root.join("tmp")
+    }
+
+    /// Backup archives kept on this machine (the local backup destination).
+    pub fn backups_dir(&self) -> PathBuf {
+        self.root.join("backups")
     }
 }
 

@@ -80,6 +80,13 @@ pub fn action_label(action: &str) -> Option<Msg> {
         "inbox.template_changed" => Msg::new("admin.audit.actions.template_changed"),
         "inbox.template_deleted" => Msg::new("admin.audit.actions.template_deleted"),
         "inbox.templates_synced" => Msg::new("admin.audit.actions.templates_synced"),
+        "backup.created" => Msg::new("backup.audit.created"),
+        "backup.failed" => Msg::new("backup.audit.failed"),
+        "backup.restored" => Msg::new("backup.audit.restored"),
+        "backup.restore_failed" => Msg::new("backup.audit.restore_failed"),
+        "backup.deleted" => Msg::new("backup.audit.deleted"),
+        "backup.uploaded" => Msg::new("backup.audit.uploaded"),
+        "backup.settings_changed" => Msg::new("backup.audit.settings_changed"),
         _ => return None,
     })
 }

@@ -1,6 +1,7 @@
 //! Built-in schedules: clean-ups, SQLite upkeep, the WhatsApp numbers' daily quota reset with the warm-up
-//! advanced, snoozed conversations reopened when due, and the daily template sync. (Backups, update checks and
-//! license re-checks arrive with their issues.)
+//! advanced, snoozed conversations reopened when due, the daily template sync and the hourly custom-domain
+//! re-check, the update check every 12 hours, and the scheduled backup (checked every 5 minutes against the owner's
+//! cron expression). (License re-checks arrive with their issue.)
 
 use crate::jobs::cron::{Schedule, Schedules};
 use crate::services::whatsapp::templates::TemplateService;
@@ -8,7 +9,13 @@ use crate::store::{Db, maintenance, now_millis};
 
 /// The instance's built-in schedules over `db`; the daily template sync runs through the instance's template
 /// service (it needs the data key and the HTTP client).
-pub fn schedules(db: &Db, templates: &std::sync::Arc<TemplateService>) -> Schedules {
+pub fn schedules(
+    db: &Db,
+    templates: &std::sync::Arc<TemplateService>,
+    domains: &std::sync::Arc<crate::services::domains::DomainService>,
+    update: &std::sync::Arc<crate::services::update::UpdateService>,
+    backups: &std::sync::Arc<crate::services::backup::BackupService>,
+) -> Schedules {
     let mut list = Vec::new();
     let cleanup_db = db.clone();
     let cleanup = Schedule::new("cleanup", "*/15 * * * *", true, move || {
@@ -35,6 +42,9 @@ pub fn schedules(db: &Db, templates: &std::sync::Arc<TemplateService>) -> Schedu
         crate::services::whatsapp::quota::schedule(db),
         crate::services::whatsapp::organize::schedule(db),
         templates.schedule(),
+        domains.schedule(),
+        update.schedule(),
+        backups.schedule(),
     ];
     for schedule in [cleanup, upkeep].into_iter().chain(whatsapp) {
         match schedule {
@@ -56,6 +66,13 @@ mod tests {
         let db = crate::store::Db::open(&config.database).await.unwrap();
         let shared = crate::services::whatsapp::Shared::new(&config, db.clone());
         let templates = std::sync::Arc::new(super::TemplateService::new(shared));
-        assert_eq!(super::schedules(&db, &templates).list().len(), 5);
+        crate::store::migrate::run(&db).await.unwrap();
+        let domains =
+            std::sync::Arc::new(crate::services::domains::DomainService::load(&config, db.clone()).await.unwrap());
+        let backups = std::sync::Arc::new(crate::services::backup::BackupService::new(&config, db.clone()).unwrap());
+        let link = crate::services::update::backup_link::PreUpdateBackup::new(backups);
+        let update = std::sync::Arc::new(crate::services::update::UpdateService::new(&config, db.clone(), link));
+        let backups = std::sync::Arc::new(crate::services::backup::BackupService::new(&config, db.clone()).unwrap());
+        assert_eq!(super::schedules(&db, &templates, &domains, &update, &backups).list().len(), 8);
     }
 }

@@ -4,8 +4,10 @@ pub mod access;
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod dashboard;
 pub mod doctor;
+pub mod domains;
 pub mod health;
 pub mod install;
 pub mod instance;
@@ -17,6 +19,7 @@ pub mod session_workspace;
 pub mod settings;
 pub mod site;
 pub mod team;
+pub mod update;
 pub mod whatsapp;
 pub mod workspaces;
 
@@ -56,6 +59,9 @@ pub struct Services {
     pub contacts: whatsapp::contacts::ContactService,
     pub composer: whatsapp::composer::ComposerService,
     pub templates: Arc<whatsapp::templates::TemplateService>,
+    pub update: Arc<update::UpdateService>,
+    pub domains: Arc<domains::DomainService>,
+    pub backups: Arc<backup::BackupService>,
 }
 
 impl Services {
@@ -64,6 +70,16 @@ impl Services {
         let security = Arc::new(security::SecurityService::new(config, db.clone()));
         let whatsapp = whatsapp::Shared::new(config, db.clone());
         let templates = Arc::new(whatsapp::templates::TemplateService::new(whatsapp.clone()));
+        let domains = Arc::new(domains::DomainService::load(config, db.clone()).await?);
+        let backups = Arc::new(
+            backup::BackupService::new(config, db.clone())
+                .map_err(|e| install::InstallError::Backups(e.to_string()))?,
+        );
+        let update = Arc::new(update::UpdateService::new(
+            config,
+            db.clone(),
+            update::backup_link::PreUpdateBackup::new(Arc::clone(&backups)),
+        ));
         Ok(Arc::new(Self {
             numbers: whatsapp::numbers::NumberService::new(whatsapp.clone()),
             ingest: whatsapp::ingest::IngestService::new(whatsapp.clone()),
@@ -75,6 +91,7 @@ impl Services {
             contacts: whatsapp::contacts::ContactService::new(whatsapp.clone()),
             composer: whatsapp::composer::ComposerService::new(whatsapp.clone()),
             templates: Arc::clone(&templates),
+            update: Arc::clone(&update),
             media: Arc::new(whatsapp::media::MediaService::new(whatsapp)),
             install: install::InstallService::init(config, db.clone()).await?,
             site: site::SiteService::new(db.clone()),
@@ -84,13 +101,18 @@ impl Services {
             instance: instance::InstanceService::new(db.clone()),
             security: Arc::clone(&security),
             team: team::TeamService::new(db.clone(), Arc::clone(&security)),
-            jobs: jobs::JobsService::new(db.clone(), maintenance::schedules(&db, &templates)),
+            jobs: jobs::JobsService::new(
+                db.clone(),
+                maintenance::schedules(&db, &templates, &domains, &update, &backups),
+            ),
             workspaces: workspaces::WorkspaceService::new(db.clone()),
             dashboard: dashboard::DashboardService::new(db.clone(), Arc::clone(&security)),
             audit: audit::AuditService::new(db.clone()),
             settings: settings::SettingsService::new(db.clone()),
             session_workspace: session_workspace::SessionWorkspaceService::new(db.clone()),
             api_keys: api_keys::ApiKeyService::new(db.clone()),
+            domains,
+            backups,
             job_lease: config.job_lease,
             db,
         }))
@@ -115,11 +137,13 @@ struct Background {
 pub struct Runtime {
     current: Arc<RwLock<Arc<Services>>>,
     background: Arc<tokio::sync::Mutex<Option<Background>>>,
+    /// Set when an installed update asks `serve` to hand over to the health gate.
+    restart: Arc<update::RestartRequest>,
 }
 
 impl Runtime {
     pub fn new(services: Arc<Services>) -> Self {
-        Self { current: Arc::new(RwLock::new(services)), background: Arc::default() }
+        Self { current: Arc::new(RwLock::new(services)), background: Arc::default(), restart: Arc::default() }
     }
 
     /// The current services.
@@ -141,10 +165,17 @@ impl Runtime {
         if background.is_some() {
             return;
         }
+        services.update.report_finished_attempt().await;
         if let Err(e) = services.jobs.ensure_cron_token().await {
             tracing::warn!(error = %e, "could not create the web cron token");
         }
-        let schedules = maintenance::schedules(&services.db, &services.templates);
+        let schedules = maintenance::schedules(
+            &services.db,
+            &services.templates,
+            &services.domains,
+            &services.update,
+            &services.backups,
+        );
         let mut registry = crate::jobs::Registry::new();
         schedules.register(&mut registry);
         services.outbound.register(&mut registry);

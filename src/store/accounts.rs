@@ -106,6 +106,13 @@ pub async fn user_by_email(conn: &mut Conn, email_lower: &str) -> Result<Option<
     conn.fetch_optional(&sql, &[email_lower.into()]).await?.as_ref().map(user).transpose()
 }
 
+/// The emails of the instance's active owners (who hear about failed backups and updates).
+pub async fn owner_emails(conn: &mut Conn) -> Result<Vec<String>, StoreError> {
+    let rows =
+        conn.fetch_all("SELECT email FROM users WHERE is_owner = 1 AND status = 'active' ORDER BY id", &[]).await?;
+    rows.iter().map(|r| r.text(0)).collect()
+}
+
 /// The user with this id.
 pub async fn user_by_id(conn: &mut Conn, id: i64) -> Result<Option<User>, StoreError> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");

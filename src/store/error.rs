@@ -17,6 +17,10 @@ pub enum StoreError {
         "the database is at schema version {found}, newer than this binary supports ({supported}); run the newer Conversure or restore a backup made by this version"
     )]
     DatabaseNewer { found: i64, supported: i64 },
+    /// An import or snapshot refused its input (another schema version, a damaged or incomplete export); the text
+    /// says why, for the operator.
+    #[error("{0}")]
+    Refused(String),
     /// A column held a value of an unexpected kind (a bug, or a database changed by hand).
     #[error("unexpected value in column {column}: {detail}")]
     Decode { column: usize, detail: String },

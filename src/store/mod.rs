@@ -15,6 +15,7 @@ mod conn;
 pub mod contacts;
 pub mod conversations;
 pub mod dashboard;
+pub mod domains;
 mod error;
 pub mod inbox_events;
 pub mod inbox_settings;
@@ -35,6 +36,7 @@ pub mod settings;
 mod sqlite;
 pub mod stats;
 pub mod tags;
+pub mod transfer;
 mod value;
 pub mod whatsapp_accounts;
 
@@ -145,6 +147,24 @@ impl Db {
             Inner::Postgres(db) => db.write().await.map(Conn::from),
         }
         .map(|c| c.with_wake(self.job_wakeups(), Arc::clone(&self.inbox_signal)))
+    }
+
+    /// A read connection inside one transaction that sees a single snapshot of the whole database (Postgres:
+    /// `REPEATABLE READ READ ONLY`; SQLite: one read transaction on a reader), for consistent exports.
+    pub(crate) async fn read_snapshot(&self) -> Result<Conn, StoreError> {
+        match &self.inner {
+            Inner::Sqlite(db) => db.read_snapshot().await.map(Conn::from),
+            Inner::Postgres(db) => db.read_snapshot().await.map(Conn::from),
+        }
+    }
+
+    /// SQLite: writes a consistent physical copy of the database into the new file `dest` without holding the
+    /// writer (ingestion keeps running) and returns true. Postgres has no physical snapshot here: returns false.
+    pub async fn sqlite_snapshot(&self, dest: &std::path::Path) -> Result<bool, StoreError> {
+        match &self.inner {
+            Inner::Sqlite(db) => db.snapshot(dest).await.map(|()| true),
+            Inner::Postgres(_) => Ok(false),
+        }
     }
 
     /// Proves the database answers a query within `timeout`.

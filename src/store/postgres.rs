@@ -52,6 +52,11 @@ impl PgDb {
         Ok(PgConn::Tx(self.pool.begin().await?))
     }
 
+    /// A read-only transaction on one snapshot (REPEATABLE READ), for exports that must see a single point in time.
+    pub(super) async fn read_snapshot(&self) -> Result<PgConn, StoreError> {
+        Ok(PgConn::Tx(self.pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?))
+    }
+
     /// Wakes `wake` on every NOTIFY on `channel`, reconnecting after errors.
     pub(super) async fn forward_notifications(&self, channel: &str, wake: std::sync::Arc<tokio::sync::Notify>) {
         loop {

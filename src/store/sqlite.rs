@@ -30,8 +30,17 @@ pub(super) struct ReaderPool {
 
 /// A connection taken from [`SqliteDb`]: a reader, or the writer inside a transaction.
 pub(super) enum SqliteConn {
-    Reader { conn: Option<Connection>, pool: Arc<ReaderPool>, _slot: OwnedSemaphorePermit },
-    Writer { conn: OwnedMutexGuard<Connection>, in_transaction: bool },
+    /// `in_transaction`: a snapshot read ([`SqliteDb::read_snapshot`]) still open, rolled back before pooling.
+    Reader {
+        conn: Option<Connection>,
+        pool: Arc<ReaderPool>,
+        _slot: OwnedSemaphorePermit,
+        in_transaction: bool,
+    },
+    Writer {
+        conn: OwnedMutexGuard<Connection>,
+        in_transaction: bool,
+    },
 }
 
 impl SqliteDb {
@@ -63,7 +72,37 @@ impl SqliteDb {
                 blocking(move || open_connection(&path, true))?
             }
         };
-        Ok(SqliteConn::Reader { conn: Some(conn), pool: Arc::clone(&self.readers), _slot: slot })
+        Ok(SqliteConn::Reader { conn: Some(conn), pool: Arc::clone(&self.readers), _slot: slot, in_transaction: false })
+    }
+
+    /// A reader inside one read transaction: every query sees the same snapshot (taken at the first read), while the
+    /// writer keeps committing (WAL).
+    pub(super) async fn read_snapshot(&self) -> Result<SqliteConn, StoreError> {
+        let mut reader = self.read().await?;
+        reader.execute_script("BEGIN DEFERRED")?;
+        if let SqliteConn::Reader { in_transaction, .. } = &mut reader {
+            *in_transaction = true;
+        }
+        Ok(reader)
+    }
+
+    /// A consistent physical copy into the new file `dest` (`VACUUM INTO` on a reader, so the writer keeps going).
+    pub(super) async fn snapshot(&self, dest: &Path) -> Result<(), StoreError> {
+        let target = dest
+            .to_str()
+            .ok_or_else(|| StoreError::Backend(format!("the snapshot path {} is not UTF-8", dest.display())))?;
+        if dest.exists() {
+            return Err(StoreError::Backend(format!("the snapshot file {} already exists", dest.display())));
+        }
+        let reader = self.read().await?;
+        let conn = reader.conn()?;
+        // query_only refuses VACUUM even though INTO leaves this database unchanged; lift it for this one statement.
+        blocking(|| {
+            conn.execute_batch("PRAGMA query_only = OFF")?;
+            let copied = conn.execute("VACUUM INTO ?1", [target]).map(drop);
+            conn.execute_batch("PRAGMA query_only = ON")?;
+            copied.map_err(StoreError::from)
+        })
     }
 
     pub(super) async fn write(&self) -> Result<SqliteConn, StoreError> {
@@ -150,9 +189,16 @@ impl SqliteConn {
     }
 
     pub(super) fn commit(mut self) -> Result<(), StoreError> {
-        if let Self::Writer { conn, in_transaction } = &mut self {
-            blocking(|| conn.execute_batch("COMMIT"))?;
-            *in_transaction = false;
+        match &mut self {
+            Self::Writer { conn, in_transaction } => {
+                blocking(|| conn.execute_batch("COMMIT"))?;
+                *in_transaction = false;
+            }
+            Self::Reader { conn: Some(conn), in_transaction: in_transaction @ true, .. } => {
+                blocking(|| conn.execute_batch("COMMIT"))?;
+                *in_transaction = false;
+            }
+            Self::Reader { .. } => {}
         }
         Ok(())
     }
@@ -161,8 +207,14 @@ impl SqliteConn {
 impl Drop for SqliteConn {
     fn drop(&mut self) {
         match self {
-            Self::Reader { conn, pool, .. } => {
-                if let (Some(conn), Ok(mut idle)) = (conn.take(), pool.idle.lock()) {
+            Self::Reader { conn, pool, in_transaction, .. } => {
+                let Some(conn) = conn.take() else { return };
+                // A snapshot left open would pin the WAL and serve stale reads to the next user: close it, or drop
+                // the connection when even that fails.
+                if *in_transaction && conn.execute_batch("ROLLBACK").is_err() {
+                    return;
+                }
+                if let Ok(mut idle) = pool.idle.lock() {
                     idle.push(conn);
                 }
             }
@@ -220,7 +272,7 @@ fn numbered_placeholders(sql: &str) -> String {
 }
 
 /// Runs blocking SQLite work without stalling the async runtime's other tasks.
-fn blocking<R>(work: impl FnOnce() -> R) -> R {
+pub(super) fn blocking<R>(work: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current() {
         Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(work)

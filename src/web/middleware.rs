@@ -136,3 +136,21 @@ fn html_or_500(rendered: Result<String, askama::Error>) -> Response {
         }
     }
 }
+
+/// Paths whose requests stream large bodies (backup archives) and so may take longer than a request's deadline.
+const UNBOUNDED_PATHS: [&str; 2] = ["/owner/backups/upload", "/api/v1/instance/backups/upload"];
+
+/// Ends a request that takes longer than [`super::REQUEST_TIMEOUT`] with 408, except the archive uploads, which
+/// take as long as the upload does.
+pub async fn request_timeout(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if UNBOUNDED_PATHS.contains(&request.uri().path()) {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(super::REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => axum::http::StatusCode::REQUEST_TIMEOUT.into_response(),
+    }
+}

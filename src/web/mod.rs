@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod assets;
+pub mod client;
 mod cookies;
 pub mod error;
 pub mod extract;
@@ -19,12 +20,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Request};
 use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::web::error::AppError;
@@ -34,7 +34,18 @@ use crate::web::state::AppState;
 /// Largest request body accepted by default; upload routes raise it for themselves.
 const BODY_LIMIT: usize = 1024 * 1024;
 /// Requests that take longer are answered 408 rather than holding a connection forever.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a request may take (archive uploads excepted, see [`middleware::request_timeout`]).
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The application's router for HTTPS connections: `Secure` cookies and HSTS (one year, without subdomains, which
+/// may serve other things over plain HTTP).
+pub fn router_over_tls(mut state: AppState) -> Router {
+    state.secure_cookies = true;
+    router(state).layer(SetResponseHeaderLayer::overriding(
+        axum::http::header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    ))
+}
 
 /// The whole application's router.
 pub fn router(state: AppState) -> Router {
@@ -52,12 +63,15 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::admin::routes())
         .merge(pages::inbox::routes())
         .merge(pages::owner::routes())
+        .merge(pages::domains::routes())
         .merge(webhooks::routes())
         .fallback(|| async { AppError::NotFound })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         // Layers wrap what was added before them: the gate runs inside the error renderer, so its 404s render too.
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::install_gate))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::render_errors))
+        // Outermost of the three, so every later layer and handler sees the same client address, scheme and host.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), client::client_info))
         .with_state(state);
 
     let mut router = routes;
@@ -75,6 +89,6 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id)
             }))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT)),
+            .layer(axum::middleware::from_fn(middleware::request_timeout)),
     )
 }

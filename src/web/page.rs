@@ -115,7 +115,15 @@ impl FromRequestParts<AppState> for Page {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let look = state.services().site.look().await?;
+        let services = state.services();
+        let mut look = services.site.look().await?;
+        // A verified custom domain shows its workspace's name instead of the instance's.
+        let Ok(client) = crate::web::client::ClientInfo::from_request_parts(parts, state).await;
+        if let Some(host) = client.host.as_deref()
+            && let Some(workspace) = services.domains.workspace_for_host(host).await?
+        {
+            look.brand.name = workspace.workspace_name;
+        }
         let here = parts.uri.path_and_query().map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
         Ok(Self::resolve(&parts.headers, here, look))
     }

@@ -10,6 +10,7 @@ use axum::routing::get;
 use serde_json::json;
 
 use crate::services::whatsapp::ingest::{WebhookCall, WebhookError, WebhookReply};
+use crate::web::client::ClientInfo;
 use crate::web::error::AppError;
 use crate::web::state::AppState;
 
@@ -22,13 +23,6 @@ pub fn routes() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT))
 }
 
-/// The scheme and host the request came to (used for Twilio's signed URL when no public URL is configured).
-fn origin(headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost");
-    let scheme = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).unwrap_or("http");
-    format!("{scheme}://{host}")
-}
-
 fn refused(status: StatusCode, code: &str) -> Response {
     (status, axum::Json(json!({ "error": code }))).into_response()
 }
@@ -38,6 +32,7 @@ async fn receive(
     Path((provider, account_key)): Path<(String, String)>,
     method: Method,
     OriginalUri(uri): OriginalUri,
+    client: ClientInfo,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -52,7 +47,8 @@ async fn receive(
         method: method.as_str(),
         path_and_query: &path_and_query,
         query: uri.query().unwrap_or_default(),
-        origin: &origin(&headers),
+        // The scheme and host the request came to (Twilio signs the URL it called; used without a public URL).
+        origin: &client.origin(),
         headers: &pairs,
         body: &body,
     };

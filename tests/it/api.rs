@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, TestDb, binary, spawn_app, test_config};
+use crate::helpers::{Backend, TestApp, TestDb, binary, test_config};
 use crate::wizard::{ADMIN_EMAIL, ADMIN_PASSWORD, finish_after_database, pass_requirements};
 
 const MEMBER_PASSWORD: &str = "amber kettle lighthouse 77";
@@ -38,7 +38,12 @@ pub(crate) struct Answer {
 }
 
 pub(crate) async fn installed(backend: Backend) -> Option<Api> {
-    let app = spawn_app(backend).await?;
+    installed_with(backend, &[]).await
+}
+
+/// [`installed`] with extra `CONVERSURE_*` settings.
+pub(crate) async fn installed_with(backend: Backend, env: &[(&str, &str)]) -> Option<Api> {
+    let app = crate::helpers::spawn_app_with(backend, env).await?;
     pass_requirements(&app).await;
     let used = app
         .client

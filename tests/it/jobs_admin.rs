@@ -258,7 +258,19 @@ async fn the_api_counts_lists_retries_and_discards_on(backend: Backend) {
     assert_eq!(status, 200, "{schedules}");
     let names: Vec<&str> =
         schedules["schedules"].as_array().unwrap().iter().filter_map(|s| s["name"].as_str()).collect();
-    assert_eq!(names, ["cleanup", "database-upkeep", "quota-reset", "snooze-reopen", "templates-sync"]);
+    assert_eq!(
+        names,
+        [
+            "cleanup",
+            "database-upkeep",
+            "quota-reset",
+            "snooze-reopen",
+            "templates-sync",
+            "domains-check",
+            "update-check",
+            "backup"
+        ]
+    );
     assert!(schedules["schedules"].as_array().unwrap().iter().all(|s| s["next_fire_at"].is_string()), "{schedules}");
     assert_eq!(call(app, Method::GET, "/api/v1/jobs/schedules", &admin_key).await.0, 404, "owner keys only");
     assert_eq!(call(app, Method::DELETE, &format!("/api/v1/jobs/{globex_dead}"), &owner_key).await.0, 204);

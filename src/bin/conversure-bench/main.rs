@@ -11,12 +11,14 @@
 //!                                                          G1: signed webhooks into the release binary over HTTP
 //! conversure-bench live     [--rate R] [--seconds S] [--postgres URL] [--binary PATH]
 //!                                                          G4: webhook 200 -> event on an open SSE stream
+//! conversure-bench backup   --data-dir DIR                 G6: backup and restore seconds per GB of a dataset
 //! ```
 //!
 //! `--postgres URL` runs against an empty Postgres database (the benchmark creates the schema and leaves the rows
 //! behind); without it, a fresh SQLite database in a temporary directory, opened as in production (WAL,
 //! `synchronous = FULL`).
 
+mod backup;
 mod dataset;
 mod dataset_plan;
 mod dataset_text;
@@ -43,7 +45,8 @@ const USAGE: &str = "usage: conversure-bench startup [--runs N] [--binary PATH]
        conversure-bench ingest [--events N] [--rate R] [--seconds S] [--postgres URL] [--binary PATH]
        conversure-bench dataset --data-dir DIR [--database-url URL] [--seed N] [--scale full|small|tiny] [--binary PATH]
        conversure-bench inbox --data-dir DIR [--iterations N] [--binary PATH]
-       conversure-bench live [--rate R] [--seconds S] [--postgres URL] [--binary PATH]";
+       conversure-bench live [--rate R] [--seconds S] [--postgres URL] [--binary PATH]
+       conversure-bench backup --data-dir DIR";
 
 /// Jobs enqueued per transaction, in the scenarios and in their baselines.
 pub const BATCH: usize = 500;
@@ -81,9 +84,14 @@ fn main() -> ExitCode {
         }),
         "dataset" => dataset_command(&args),
         "inbox" => inbox_command(&args),
+        "backup" => args
+            .value("--data-dir")
+            .map(PathBuf::from)
+            .ok_or_else(|| "backup needs --data-dir DIR".to_owned())
+            .and_then(|dir| runtime()?.block_on(backup::run(&dir))),
         other => {
             eprintln!(
-                "unknown scenario {other:?}; known: startup, jobs, dispatch, ingest, dataset, inbox, live\n{USAGE}"
+                "unknown scenario {other:?}; known: startup, jobs, dispatch, ingest, dataset, inbox, live, backup\n{USAGE}"
             );
             return ExitCode::from(2);
         }

@@ -67,6 +67,9 @@ pub enum InstallError {
     Store(#[from] StoreError),
     #[error("cannot write the setup token {path}: {source}")]
     TokenFile { path: String, source: std::io::Error },
+    /// The backups directory cannot be used.
+    #[error("{0}")]
+    Backups(String),
 }
 
 /// Why a step did not go through; shown next to the fields, or above the form.

@@ -3,7 +3,9 @@
 //! Every route is declared once, in [`endpoints`]: the router is built from that table and the OpenAPI document
 //! (served at `/api/v1/openapi.json`) is checked against it, so neither can list a route the other lacks.
 
+mod backups;
 mod contacts;
+mod domains;
 mod error;
 mod events;
 pub mod extract;
@@ -15,6 +17,8 @@ pub mod openapi;
 mod organize;
 mod quick_replies;
 mod templates;
+mod tls;
+mod update;
 mod users;
 mod views;
 mod workspaces;
@@ -127,10 +131,14 @@ fn endpoints() -> Vec<Endpoint> {
     .into_iter()
     // Each inbox module lists its own endpoints.
     .chain(templates::endpoints())
+    .chain(backups::endpoints())
+    .chain(update::endpoints())
+    .chain(tls::endpoints())
     .chain(events::endpoints())
     .chain(contacts::endpoints())
     .chain(quick_replies::endpoints())
     .chain(organize::endpoints())
+    .chain(domains::endpoints())
     .collect()
 }
 

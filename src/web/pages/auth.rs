@@ -12,6 +12,7 @@ use crate::crypto::constant_time_eq;
 use crate::domain::msg::Msg;
 use crate::services::auth::{AuthError, CurrentUser, SESSION_TTL};
 use crate::services::security::PENDING_TTL_MS;
+use crate::web::client::ClientInfo;
 use crate::web::cookies::{self, SameSite};
 use crate::web::error::AppError;
 use crate::web::page::{Page, cookie};
@@ -123,6 +124,7 @@ async fn login_submit(
     page: Page,
     headers: HeaderMap,
     client: Client,
+    origin: ClientInfo,
     Form(input): Form<LoginInput>,
 ) -> Result<Response, AppError> {
     let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
@@ -132,6 +134,10 @@ async fn login_submit(
     let (ip, agent) = (client.ip.as_deref(), client.user_agent.as_deref());
     match state.services().auth.sign_in(&input.email, &input.password, ip, agent).await {
         Ok(session) => {
+            // Signed in on a workspace's custom domain: the session starts in that workspace.
+            if let Some(host) = origin.host.as_deref() {
+                state.services().domains.enter_host_workspace(&session.token, host).await?;
+            }
             let next = safe_next(Some(&input.next));
             // With TOTP on, the session counts only after the code: it lives a few minutes until then.
             let (target, ttl) = if session.mfa_pending {

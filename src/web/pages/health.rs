@@ -8,10 +8,11 @@ use serde_json::json;
 
 use crate::web::state::AppState;
 
-/// 200 when the database answers, 503 when it does not.
+/// 200 with the running version when the database answers, 503 when it does not.
 pub async fn healthz(State(state): State<AppState>) -> Response {
     match state.services().health.check().await {
-        Ok(()) => Json(json!({ "status": "ok" })).into_response(),
+        // The version lets the update's health gate tell the new executable from the old one.
+        Ok(()) => Json(json!({ "status": "ok", "version": crate::services::update::version() })).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "reason": "database" })))

@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod cron;
+pub mod domains;
 pub mod health;
 pub mod inbox;
 pub(crate) mod install;

@@ -6,12 +6,16 @@ use std::sync::LazyLock;
 use axum::Json;
 use serde_json::{Map, Value, json};
 
+mod backups;
 mod compose;
+mod domains;
 mod events;
 mod organize;
 mod paths;
 mod schemas;
 mod templates;
+mod tls;
+mod update;
 mod whatsapp;
 
 use events::{event_paths, event_schemas};
@@ -164,6 +168,7 @@ fn build() -> Value {
             { "name": "users", "description": "Members of the key's workspace." },
             { "name": "api-keys", "description": "API keys of the key's workspace (admin scope)." },
             { "name": "owner", "description": "Every workspace of the installation (owner keys only)." },
+            { "name": "domains", "description": "Custom domains of workspaces (managed with owner keys)." },
             { "name": "jobs", "description": "The background job queue: the key's workspace (admin scope), or every workspace (owner keys)." },
             { "name": "whatsapp", "description": "WhatsApp numbers of the key's workspace and their providers." },
             { "name": "conversations", "description": "Conversations with customers and their threads." },
@@ -176,7 +181,11 @@ fn build() -> Value {
             template_paths(),
             event_paths(),
             compose::compose_paths(),
+            backups::backup_paths(),
+            update::update_paths(),
+            tls::tls_paths(),
             organize::organize_paths(),
+            domains::domain_paths(),
         ]),
         "components": {
             "securitySchemes": {
@@ -194,7 +203,11 @@ fn build() -> Value {
                 template_schemas(),
                 event_schemas(),
                 compose::compose_schemas(),
+                backups::backup_schemas(),
+                update::update_schemas(),
+                tls::tls_schemas(),
                 organize::organize_schemas(),
+                domains::domain_schemas(),
             ]),
             "responses": shared_responses(),
         },

@@ -3,10 +3,8 @@
 
 mod signin;
 
-use std::net::SocketAddr;
-
 use askama::Template;
-use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -18,6 +16,7 @@ use crate::crypto::constant_time_eq;
 use crate::domain::msg::Msg;
 use crate::services::auth::CurrentUser;
 use crate::services::security::{SecurityError, SecurityOverview, SessionView, TotpSetup, TotpStatus, actor_of};
+use crate::web::client::ClientInfo;
 use crate::web::error::AppError;
 use crate::web::forms::FieldErrors;
 use crate::web::page::Page;
@@ -40,7 +39,7 @@ pub fn routes() -> Router<AppState> {
         .merge(signin::routes())
 }
 
-/// Where a request comes from: the address (the nearest proxy's `X-Forwarded-For`, else the peer) and user agent.
+/// Where a request comes from: the address (decided by [`ClientInfo`]: trusted proxies only) and user agent.
 pub(crate) struct Client {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
@@ -49,16 +48,9 @@ pub(crate) struct Client {
 impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let forwarded = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty());
-        let peer = || parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(addr)| addr.ip().to_string());
-        let ip = forwarded.or_else(peer).map(|ip| ip.chars().take(64).collect());
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Ok(info) = ClientInfo::from_request_parts(parts, state).await;
+        let ip = info.ip.map(|ip| ip.to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

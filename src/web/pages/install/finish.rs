@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::{Alert, Shown, StepView, show_failure};
 use crate::services::install::{DatabaseChoice, EmailDraft, Step};
+use crate::web::client::ClientInfo;
 use crate::web::cookies;
 use crate::web::error::AppError;
 use crate::web::forms::FieldErrors;
@@ -125,13 +126,11 @@ pub async fn finish_submit(
     State(state): State<AppState>,
     page: Page,
     headers: HeaderMap,
+    client: ClientInfo,
     Form(input): Form<FinishInput>,
 ) -> Result<Response, AppError> {
     crate::guarded_step!(state, page, headers, Step::Finish);
-    let ip = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(',').next().unwrap_or(v).trim().to_owned());
+    let ip = client.ip.map(|ip| ip.to_string());
     match state.runtime.finish_install(input.kit_saved.is_some(), ip.as_deref()).await {
         Ok(_) => {
             let mut response = Redirect::to("/login?installed=1").into_response();

@@ -2,7 +2,9 @@
 //! settings, the whole audit log and every job (`/owner/jobs`). Anyone but the owner gets 404 from [`OwnerUser`], so
 //! the area stays invisible.
 
+mod backups;
 mod jobs;
+mod tls;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -39,6 +41,8 @@ pub fn routes() -> Router<AppState> {
         .route("/owner/jobs", get(jobs::list))
         .route("/owner/jobs/{id}/retry", post(jobs::retry))
         .route("/owner/jobs/{id}/discard", post(jobs::discard))
+        .merge(backups::routes())
+        .route("/owner/tls", get(tls::show))
 }
 
 // ---- View models ----------------------------------------------------------------------------------------------
