@@ -9,7 +9,7 @@ use conversure::store::{Db, accounts};
 use reqwest::Client;
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, spawn_app, test_config};
+use crate::helpers::{Backend, TestApp, spawn_app_with, test_config};
 use crate::smtp::SmtpServer;
 use crate::web_user::{csrf_of, location};
 use crate::wizard::{ADMIN_EMAIL, ADMIN_PASSWORD, finish_after_database, pass_requirements};
@@ -50,9 +50,12 @@ async fn post(
     request.send().await.unwrap()
 }
 
+/// The tests stand for a reverse proxy on loopback that forwards each client's address in `X-Forwarded-For`.
+const BEHIND_LOCAL_PROXY: &[(&str, &str)] = &[("CONVERSURE_TRUSTED_PROXIES", "127.0.0.1")];
+
 /// Installs the instance through the wizard (evaluation, no email).
 async fn install(backend: Backend) -> Option<TestApp> {
-    let app = spawn_app(backend).await?;
+    let app = spawn_app_with(backend, BEHIND_LOCAL_PROXY).await?;
     pass_requirements(&app).await;
     post(&app.client, &app, "/install/database", &[("action", "use"), ("kind", "sqlite")], None).await;
     finish_after_database(&app).await;
@@ -61,7 +64,7 @@ async fn install(backend: Backend) -> Option<TestApp> {
 
 /// Installs the instance with the wizard's email step pointed at a real SMTP server.
 async fn install_with_smtp(backend: Backend, smtp: &SmtpServer) -> Option<TestApp> {
-    let app = spawn_app(backend).await?;
+    let app = spawn_app_with(backend, BEHIND_LOCAL_PROXY).await?;
     pass_requirements(&app).await;
     let c = &app.client;
     post(c, &app, "/install/database", &[("action", "use"), ("kind", "sqlite")], None).await;

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
@@ -95,17 +95,7 @@ async fn download(
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
     let path = state.services().backups.open(&name).await.map_err(api_error)?;
-    let file = tokio::fs::File::open(&path).await.map_err(|e| AppError::Internal(e.to_string()))?;
-    let length = file.metadata().await.map(|m| m.len()).unwrap_or_default();
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/zstd".to_owned()),
-            (header::CONTENT_LENGTH, length.to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
-        ],
-        Body::from_stream(tokio_util::io::ReaderStream::new(file)),
-    )
-        .into_response())
+    crate::web::pages::owner::backups::archive_response(&path, &name).await
 }
 
 /// `DELETE /api/v1/instance/backups/{name}`.

@@ -256,17 +256,20 @@ async fn download(
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
     let path = state.services().backups.open(&name).await.map_err(backup_error)?;
-    let file = tokio::fs::File::open(&path).await.map_err(|e| AppError::Internal(e.to_string()))?;
+    archive_response(&path, &name).await
+}
+
+/// An archive file as a streamed download (the page's and the API's).
+pub(crate) async fn archive_response(path: &std::path::Path, name: &str) -> Result<Response, AppError> {
+    let file = tokio::fs::File::open(path).await.map_err(|e| AppError::Internal(e.to_string()))?;
     let length = file.metadata().await.map(|m| m.len()).unwrap_or_default();
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
-    let disposition = format!("attachment; filename=\"{name}\"");
     Ok((
         [
             (header::CONTENT_TYPE, "application/zstd".to_owned()),
             (header::CONTENT_LENGTH, length.to_string()),
-            (header::CONTENT_DISPOSITION, disposition),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
         ],
-        body,
+        Body::from_stream(tokio_util::io::ReaderStream::new(file)),
     )
         .into_response())
 }

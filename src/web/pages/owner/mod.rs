@@ -2,7 +2,7 @@
 //! settings, the whole audit log and every job (`/owner/jobs`). Anyone but the owner gets 404 from [`OwnerUser`], so
 //! the area stays invisible.
 
-mod backups;
+pub(crate) mod backups;
 mod jobs;
 mod tls;
 
