@@ -87,6 +87,11 @@ pub fn action_label(action: &str) -> Option<Msg> {
         "backup.deleted" => Msg::new("backup.audit.deleted"),
         "backup.uploaded" => Msg::new("backup.audit.uploaded"),
         "backup.settings_changed" => Msg::new("backup.audit.settings_changed"),
+        "update.started" => Msg::new("update.audit.started"),
+        "update.succeeded" => Msg::new("update.audit.succeeded"),
+        "update.failed" => Msg::new("update.audit.failed"),
+        "domain.added" => Msg::new("domains.audit.added"),
+        "domain.removed" => Msg::new("domains.audit.removed"),
         _ => return None,
     })
 }
@@ -257,8 +262,14 @@ mod tests {
 
     #[test]
     fn every_known_action_has_a_label() {
-        for action in KNOWN_ACTIONS {
-            assert!(action_label(action).is_some(), "{action}");
+        // The owner's instance-wide actions are labelled too, though workspace filters do not offer them.
+        let instance =
+            ["backup.created", "backup.failed", "backup.restored", "backup.restore_failed", "backup.deleted"];
+        let instance = instance.iter().chain(&["backup.uploaded", "backup.settings_changed", "update.started"]);
+        let instance = instance.chain(&["update.succeeded", "update.failed", "domain.added", "domain.removed"]);
+        for action in KNOWN_ACTIONS.iter().chain(instance) {
+            let label = action_label(action).unwrap_or_else(|| panic!("{action} has no label"));
+            assert_ne!(crate::i18n::Lang::En.t(label.key), label.key, "{action}");
         }
         assert!(action_label("made.up").is_none());
     }

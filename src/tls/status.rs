@@ -118,6 +118,12 @@ impl TlsStatus {
         change(entry);
     }
 
+    /// Whether any certificate is failing, without copying the board (every owner page asks).
+    pub fn any_failing(&self) -> bool {
+        let certificates = self.certificates.read().unwrap_or_else(|e| e.into_inner());
+        certificates.values().any(|c| c.state == CertState::Failing)
+    }
+
     /// The status of this moment.
     pub fn snapshot(&self) -> TlsSnapshot {
         let certificates = self.certificates.read().unwrap_or_else(|e| e.into_inner());

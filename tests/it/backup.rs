@@ -36,6 +36,7 @@ async fn inbound(url: &str, party: &meta::CloudParty, text: &str) -> bool {
 
 /// Waits until no operation runs and the newest history record is of `operation`; returns the overview.
 async fn settled(api: &Api, operation: &str, records_before: usize) -> Value {
+    let mut last = Value::Null;
     for _ in 0..600 {
         let overview = api.get("/api/v1/instance/backups", &api.owner_key).await;
         // While an SQLite restore swaps the file the instance answers 503 for a moment.
@@ -49,9 +50,10 @@ async fn settled(api: &Api, operation: &str, records_before: usize) -> Value {
         {
             return overview.body;
         }
+        last = overview.body;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the {operation} did not finish");
+    panic!("the {operation} did not finish: {last}");
 }
 
 async fn texts(db: &Db) -> Vec<String> {

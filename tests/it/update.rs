@@ -17,6 +17,7 @@ use conversure::store::{Db, accounts};
 use serde_json::Value;
 
 use crate::helpers::{binary, free_port};
+use crate::web_user::csrf_of;
 use crate::wizard::{ADMIN_EMAIL, ADMIN_PASSWORD};
 
 /// What the release server publishes: the manifest's JSON and the archive's bytes.
@@ -289,4 +290,84 @@ async fn update_check_prints_the_new_version_and_containers_get_the_pull_message
     let said = String::from_utf8_lossy(&contained.stdout);
     assert!(contained.status.success());
     assert!(said.contains("docker pull"), "{said}");
+}
+
+/// A signed-in owner's cookie client on a served instance (redirects not followed).
+async fn owner_session(app: &Instance) -> reqwest::Client {
+    let client =
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let login = client.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let form = [("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD), ("csrf", &csrf_of(&login)), ("next", "/")];
+    let signed = client.post(app.url("/login")).form(&form).send().await.unwrap();
+    assert_eq!(signed.status(), 303, "the owner signs in");
+    client
+}
+
+async fn page(client: &reqwest::Client, url: String) -> (u16, String) {
+    let answer = client.get(url).send().await.unwrap();
+    (answer.status().as_u16(), answer.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_page_offers_the_new_version_and_follows_the_update() {
+    let published: Published = Arc::default();
+    let base = release_server(Arc::clone(&published)).await;
+    let (mut app, _key) = Instance::installed(&format!("{base}/manifest.json")).await;
+    let original = std::fs::read(&app.exe).unwrap();
+    publish(&published, &base, &healthy_script(), &seed(), None);
+    app.start(&[]);
+    app.wait_for_version("0.1.0").await;
+    let owner = owner_session(&app).await;
+
+    // Before any check: the running version, no banner, nothing to install.
+    let (status, html) = page(&owner, app.url("/owner/update")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("id=\"update-current\">0.1.0<"), "{html}");
+    assert!(!html.contains("id=\"update-now\""), "{html}");
+    assert!(!page(&owner, app.url("/owner")).await.1.contains("id=\"update-banner\""));
+
+    // "Check now": every panel page shows the banner; the update page the notes, escaped, and the button.
+    let csrf = csrf_of(&html);
+    let checked = owner.post(app.url("/owner/update/check")).form(&[("csrf", &csrf)]).send().await.unwrap();
+    assert_eq!(checked.headers()["location"], "/owner/update?done=checked");
+    let (_, panel) = page(&owner, app.url("/owner")).await;
+    assert!(panel.contains("id=\"update-banner\"") && panel.contains("Version 0.2.0 of Conversure"), "{panel}");
+    let (_, html) = page(&owner, app.url("/owner/update")).await;
+    assert!(html.contains("id=\"update-notes\">Faster inbox &#60;b&#62;and"), "the notes, escaped: {html}");
+    assert!(html.contains("id=\"update-now\""), "{html}");
+    assert!(!html.contains("id=\"update-banner\""), "the page shows the offer itself");
+
+    // Without the confirmation nothing happens.
+    let refused = owner.post(app.url("/owner/update/apply")).form(&[("csrf", &csrf)]).send().await.unwrap();
+    assert_eq!(refused.status(), 422);
+    assert!(refused.text().await.unwrap().contains("Tick the box"));
+    assert_eq!(std::fs::read(&app.exe).unwrap(), original, "the executable was touched");
+
+    // Confirmed: back to the page, which follows the restart until the new version answers.
+    let form = [("csrf", csrf.as_str()), ("confirm", "on")];
+    let applied = owner.post(app.url("/owner/update/apply")).form(&form).send().await.unwrap();
+    assert_eq!(applied.status(), 303, "{}", applied.text().await.unwrap());
+    assert_eq!(applied.headers()["location"], "/owner/update");
+    app.wait_for_version("0.2.0").await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "the progress never ended; log:\n{}", app.log());
+        if let Ok(answer) = owner.get(app.url("/owner/update/progress?watching=true")).send().await
+            && answer.headers().get("hx-refresh").is_some_and(|v| v == "true")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let (_, html) = page(&owner, app.url("/owner/update")).await;
+    assert!(html.contains("id=\"update-current\">0.2.0<"), "{html}");
+    assert!(html.contains("data-state=\"succeeded\""), "{html}");
+    assert!(!html.contains("id=\"update-progress\" role"), "{html}");
+    assert!(!page(&owner, app.url("/owner")).await.1.contains("id=\"update-banner\""), "nothing newer now");
+    // The new process reports the outcome in the audit log, under its label.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !page(&owner, app.url("/owner/audit")).await.1.contains("Update succeeded") {
+        assert!(Instant::now() < deadline, "no audit entry; log:\n{}", app.log());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }

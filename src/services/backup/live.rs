@@ -89,7 +89,7 @@ impl Runtime {
             Ok((db, next)) => {
                 let swapped = self.replace_services(&next, db).await;
                 if !sqlite {
-                    services.db.close().await;
+                    retire(&services.db);
                 }
                 op.done("swap", swapped.is_ok(), swapped.as_ref().err().map(ToString::to_string).unwrap_or_default());
                 if swapped.is_err() {
@@ -100,7 +100,7 @@ impl Runtime {
             Err(e) => {
                 op.done("swap", false, e.to_string());
                 if !sqlite {
-                    services.db.close().await;
+                    retire(&services.db);
                 }
                 self.reopen_previous(config, &pre.file_name, passphrase).await;
                 Err(e)
@@ -139,4 +139,11 @@ impl Runtime {
             tracing::error!(error = %e, "the previous instance did not reopen after a failed restore");
         }
     }
+}
+
+/// Closes the old Postgres pool without waiting on it here: closing waits for every borrowed connection, and a
+/// request still holding one (a slow page, a live stream) must not hold up the restore's outcome.
+fn retire(db: &Db) {
+    let db = db.clone();
+    tokio::spawn(async move { db.close().await });
 }

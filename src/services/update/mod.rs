@@ -108,13 +108,9 @@ impl UpdateService {
 
     /// The current state for the owner.
     pub async fn status(&self, _owner: &Owner) -> Result<UpdateStatus, UpdateError> {
-        let mut conn = self.db.read().await?;
-        let check = settings::get(&mut conn, Scope::Instance, CHECK_KEY)
-            .await?
-            .and_then(|text| serde_json::from_str::<CheckResult>(&text).ok());
-        drop(conn);
+        let check = self.last_check().await?;
         let current = version();
-        let available = check.as_ref().and_then(|c| c.latest_version.clone()).filter(|latest| newer(latest, &current));
+        let available = offered(check.as_ref(), &current);
         let blocked = available.as_deref().and_then(|offered| {
             let exe = std::env::current_exe().unwrap_or_default();
             install::preflight(&exe, offered).err()
@@ -127,6 +123,17 @@ impl UpdateService {
             last_attempt: state::read(&self.config.data_dir),
             running: self.running.try_lock().is_err(),
         })
+    }
+
+    /// The newer version the last check found, for the panel's banner (one settings read, no network).
+    pub async fn available_version(&self) -> Result<Option<String>, UpdateError> {
+        Ok(offered(self.last_check().await?.as_ref(), &version()))
+    }
+
+    async fn last_check(&self) -> Result<Option<CheckResult>, UpdateError> {
+        let mut conn = self.db.read().await?;
+        let text = settings::get(&mut conn, Scope::Instance, CHECK_KEY).await?;
+        Ok(text.and_then(|text| serde_json::from_str::<CheckResult>(&text).ok()))
     }
 
     /// Fetches the manifest and records what it offers (or why it could not be read) for the owner's pages.
@@ -276,6 +283,11 @@ fn system() -> Owner {
 }
 
 /// Whether `offered` is a newer version than `running`.
+/// The version the check found when it is newer than `running`.
+fn offered(check: Option<&CheckResult>, running: &str) -> Option<String> {
+    check.and_then(|c| c.latest_version.clone()).filter(|latest| newer(latest, running))
+}
+
 fn newer(offered: &str, running: &str) -> bool {
     matches!((semver::Version::parse(offered), semver::Version::parse(running)), (Ok(o), Ok(r)) if o > r)
 }

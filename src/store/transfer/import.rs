@@ -41,6 +41,14 @@ pub(super) async fn run(db: &Db, dir: &Path, summary: &ExportSummary) -> Result<
             "the export lists the tables {listed:?}, but schema version {version} has {expected:?}"
         )));
     }
+    if db.backend() == Backend::Postgres {
+        // A running instance keeps writing through its pool during a restore; without the lock a row committed
+        // after the DELETE below would survive next to the imported ones. Readers still see the old rows meanwhile.
+        // A writer that never lets go fails the restore with a reason (which reverts it) instead of hanging it.
+        tx.execute("SET LOCAL lock_timeout = '30s'", &[]).await?;
+        let all = quoted_list(names.iter().map(String::as_str));
+        tx.execute(&format!("LOCK TABLE {all} IN EXCLUSIVE MODE"), &[]).await?;
+    }
     // Check every file's header before touching a row, so a wrong export fails fast.
     let mut sources = Vec::with_capacity(names.len());
     for name in &names {

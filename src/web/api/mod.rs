@@ -18,7 +18,7 @@ mod organize;
 mod quick_replies;
 mod templates;
 mod tls;
-mod update;
+pub(crate) mod update;
 mod users;
 mod views;
 mod workspaces;

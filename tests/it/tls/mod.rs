@@ -239,6 +239,10 @@ async fn unreachable_directory_is_reported(backend: Backend) {
     let html = signed_in_owner_page(running.listen, "/owner/tls").await;
     assert!(html.contains("id=\"tls-failing\""), "{html}");
     assert!(html.contains("app.test") && html.contains("cannot reach the ACME directory"), "{html}");
+    assert!(!html.contains("id=\"tls-failing-banner\""), "the page's own warning, not twice: {html}");
+    // Every other panel page warns the owner too.
+    let html = signed_in_owner_page(running.listen, "/owner").await;
+    assert!(html.contains("id=\"tls-failing-banner\"") && html.contains("href=\"/owner/tls\""), "{html}");
 
     // Without a key: nothing.
     let anonymous = client.get(format!("http://{}/api/v1/instance/tls", running.listen)).send().await.unwrap();

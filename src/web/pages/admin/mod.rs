@@ -87,6 +87,31 @@ pub struct Nav {
     pub complete: bool,
     /// `home`, `admin`, `audit`, `jobs`, `numbers`, `owner` or `workspace`: the link shown as the current page.
     pub section: &'static str,
+    /// For the owner: what needs their attention on every panel page (see [`OwnerAlerts`]).
+    pub alerts: OwnerAlerts,
+}
+
+/// The owner's panel-wide banners.
+#[derive(Debug, Clone, Default)]
+pub struct OwnerAlerts {
+    /// A newer version the last update check found.
+    pub update_available: Option<String>,
+    /// A certificate is failing to be obtained or renewed.
+    pub tls_failing: bool,
+}
+
+impl OwnerAlerts {
+    /// Reads the alerts for an owner (nobody else sees them). A failed read only costs the banner, never the page.
+    async fn for_user(user: &CurrentUser, state: &AppState) -> Self {
+        if !user.user.is_owner {
+            return Self::default();
+        }
+        let update_available = state.services().update.available_version().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read the last update check for the banner");
+            None
+        });
+        Self { update_available, tls_failing: state.tls.any_failing() }
+    }
 }
 
 fn nav_workspace(membership: &Membership, current: Option<i64>) -> NavWorkspace {
@@ -124,6 +149,7 @@ impl Nav {
             current,
             complete: false,
             section: "home",
+            alerts: OwnerAlerts::default(),
         }
     }
 
@@ -197,7 +223,8 @@ where
         let user = inner.current_user();
         let memberships =
             state.services().session_workspace.workspaces(user).await.map_err(|e| AppError::from(e).into_response())?;
-        let nav = Nav::new(user, &memberships, section_of(parts.uri.path()));
+        let mut nav = Nav::new(user, &memberships, section_of(parts.uri.path()));
+        nav.alerts = OwnerAlerts::for_user(user, state).await;
         Ok(Self(inner, nav))
     }
 }

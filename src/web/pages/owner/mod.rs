@@ -5,6 +5,7 @@
 pub(crate) mod backups;
 mod jobs;
 mod tls;
+mod update;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -43,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/owner/jobs/{id}/discard", post(jobs::discard))
         .merge(backups::routes())
         .route("/owner/tls", get(tls::show))
+        .merge(update::routes())
 }
 
 // ---- View models ----------------------------------------------------------------------------------------------

@@ -39,8 +39,10 @@ struct TlsPage<'a> {
 pub async fn show(
     State(state): State<AppState>,
     page: Page,
-    WithNav(owner, nav): WithNav<OwnerUser>,
+    WithNav(owner, mut nav): WithNav<OwnerUser>,
 ) -> Result<Response, AppError> {
+    // This page shows the failing certificates itself.
+    nav.alerts.tls_failing = false;
     let tz = zone(owner.user.membership.as_ref().map_or("UTC", |m| m.workspace.timezone.as_str()));
     let snapshot = state.tls.snapshot();
     let when = |millis: Option<i64>| millis.map(|m| local_time(m, &tz)).unwrap_or_default();
