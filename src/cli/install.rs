@@ -27,6 +27,10 @@ pub struct InstallArgs {
     /// The address users reach this instance at, for example https://crm.example.com.
     #[arg(long, value_name = "URL")]
     pub site_url: String,
+    /// Serve HTTPS for the site URL's domain with a free automatic certificate (Let's Encrypt); the domain's DNS
+    /// must point at this server and ports 80 and 443 must reach it. Takes effect when `serve` starts.
+    #[arg(long)]
+    pub https: bool,
     #[arg(long, value_name = "NAME", default_value = "Main")]
     pub workspace_name: String,
     /// Default: derived from the workspace name.
@@ -127,6 +131,7 @@ pub async fn run(mut config: Config, args: InstallArgs) -> ExitCode {
         public_url: args.site_url.clone(),
         timezone,
         language: "en".into(),
+        https: args.https,
     };
     if let Err(e) = install.save_site(&site).await {
         return say(e, "--site-url");
@@ -180,6 +185,7 @@ fn option_for(field: &str, fallback: &str) -> String {
         "workspace_name" | "name" => "--workspace-name".into(),
         "workspace_slug" => "--workspace-slug".into(),
         "public_url" => "--site-url".into(),
+        "https" => "--https".into(),
         "license_file" => "--license-file".into(),
         "purchase_code" => "--purchase-code".into(),
         "url" | "host" => "--database-url".into(),

@@ -1,9 +1,9 @@
 //! `config.toml`: the serde mirror of the file, rejecting unknown keys so a typo fails loudly.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Every key `config.toml` may hold; all optional, all overridable by environment and flags.
-#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct FileConfig {
     /// Socket address to listen on, for example `0.0.0.0:8080`.

@@ -126,6 +126,9 @@ pub struct Config {
     /// Keys whose value came from the command line or the environment, which `config.toml` cannot override; the
     /// install wizard shows them as fixed.
     pub fixed_by_operator: Vec<&'static str>,
+    /// The TLS keys the environment sets, with their values: they win over `config.toml`, so the owner's HTTPS
+    /// settings show them as fixed.
+    pub tls_from_environment: Vec<(&'static str, String)>,
     /// `CONVERSURE_*` variables that mean nothing to this version (probably typos); reported once logging is up.
     pub unknown_env: Vec<String>,
 }
@@ -213,6 +216,10 @@ impl Config {
             })
             .transpose()?;
         let tls = tls::resolve(|key| pick(&None, &key.to_ascii_uppercase(), &file.tls_value(key)))?;
+        let tls_from_environment = tls::KEYS
+            .iter()
+            .filter_map(|key| env.get(&key.to_ascii_uppercase()).map(|value| (*key, value.to_owned())))
+            .collect();
         let mut fixed_by_operator = Vec::new();
         if overrides.database_url.is_some() || env.get("DATABASE_URL").is_some() {
             fixed_by_operator.push("database_url");
@@ -238,6 +245,7 @@ impl Config {
             domain_probe_addr,
             tls,
             fixed_by_operator,
+            tls_from_environment,
             unknown_env: env.unknown,
         })
     }

@@ -14,6 +14,20 @@ pub const DEFAULT_HTTPS_LISTEN: &str = "0.0.0.0:443";
 /// Where HTTP-01 challenges are answered and everything else is redirected unless `http_listen` says otherwise.
 pub const DEFAULT_HTTP_LISTEN: &str = "0.0.0.0:80";
 
+/// Every TLS key, as in `config.toml` (the environment variables are these in upper case after `CONVERSURE_`).
+pub const KEYS: [&str; 10] = [
+    "tls_mode",
+    "tls_domains",
+    "acme_directory_url",
+    "acme_staging",
+    "acme_email",
+    "acme_ca_file",
+    "https_listen",
+    "http_listen",
+    "tls_cert_file",
+    "tls_key_file",
+];
+
 /// How the instance serves HTTPS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TlsMode {

@@ -25,7 +25,7 @@ pub fn update(data_dir: &DataDir, change: impl FnOnce(&mut FileConfig)) -> std::
         None => FileConfig::default(),
     };
     change(&mut config);
-    write_atomically(&path, &render(&config))?;
+    write_atomically(&path, &render(&config)?)?;
     Ok(PreviousConfig(previous))
 }
 
@@ -59,44 +59,11 @@ pub fn write_atomically(path: &Path, content: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-fn render(config: &FileConfig) -> String {
-    let mut out = String::from("# Conversure configuration. Environment variables and flags override these values.\n");
-    let fields: [(&str, &Option<String>); 9] = [
-        ("listen", &config.listen),
-        ("database_url", &config.database_url),
-        ("public_url", &config.public_url),
-        ("log_format", &config.log_format),
-        ("log_level", &config.log_level),
-        ("network_probe_url", &config.network_probe_url),
-        ("license_server_url", &config.license_server_url),
-        ("session_secret", &config.session_secret),
-        ("encryption_key", &config.encryption_key),
-    ];
-    for (key, value) in fields {
-        if let Some(value) = value {
-            out.push_str(&format!("{key} = {}\n", toml_string(value)));
-        }
-    }
-    out
-}
-
-/// A TOML basic string.
-fn toml_string(value: &str) -> String {
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+/// Every key that is set, in the struct's order (a key missing here would be silently dropped from the file by
+/// the next write, so the test below sets them all).
+fn render(config: &FileConfig) -> std::io::Result<String> {
+    let body = toml::to_string(config).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+    Ok(format!("# Conversure configuration. Environment variables and flags override these values.\n{body}"))
 }
 
 #[cfg(test)]
@@ -114,6 +81,44 @@ mod tests {
         assert_eq!(parsed.database_url.as_deref(), Some("postgres://u:p\"w\\@h/db\n"), "escaping round-trips");
         restore(&data_dir, &previous).unwrap();
         assert_eq!(std::fs::read_to_string(data_dir.config_file()).unwrap(), "listen = \"127.0.0.1:1\"\n");
+    }
+
+    #[test]
+    fn every_key_survives_a_write() {
+        let text = |v: &str| Some(v.to_owned());
+        let full = FileConfig {
+            listen: text("127.0.0.1:1"),
+            database_url: text("postgres://u:p\"w\\@h/db"),
+            log_format: text("json"),
+            log_level: text("debug"),
+            public_url: text("https://crm.example.com"),
+            network_probe_url: text("https://probe.example/"),
+            license_server_url: text("https://license.example/"),
+            update_manifest_url: text("https://releases.example/manifest.json"),
+            session_secret: text("s"),
+            encryption_key: text("k"),
+            job_lease_seconds: Some(90),
+            trusted_proxies: text("10.0.0.0/8"),
+            domain_probe_addr: text("127.0.0.1:80"),
+            tls_mode: text("auto"),
+            tls_domains: text("crm.example.com"),
+            acme_directory_url: text("https://acme.example/dir"),
+            acme_staging: Some(true),
+            acme_email: text("ops@example.com"),
+            acme_ca_file: text("/etc/ca.pem"),
+            https_listen: text("0.0.0.0:443"),
+            http_listen: text("off"),
+            tls_cert_file: text("/etc/cert.pem"),
+            tls_key_file: text("/etc/key.pem"),
+        };
+        let parsed = FileConfig::parse(&render(&full).unwrap()).unwrap();
+        assert_eq!(parsed, full);
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = DataDir::new(dir.path());
+        std::fs::write(data_dir.config_file(), render(&full).unwrap()).unwrap();
+        update(&data_dir, |c| c.log_level = Some("info".into())).unwrap();
+        let after = FileConfig::parse(&std::fs::read_to_string(data_dir.config_file()).unwrap()).unwrap();
+        assert_eq!(after, FileConfig { log_level: Some("info".into()), ..full }, "an update keeps every other key");
     }
 
     #[test]

@@ -90,6 +90,8 @@ pub fn action_label(action: &str) -> Option<Msg> {
         "update.started" => Msg::new("update.audit.started"),
         "update.succeeded" => Msg::new("update.audit.succeeded"),
         "update.failed" => Msg::new("update.audit.failed"),
+        "tls.settings_changed" => Msg::new("tls.audit.settings_changed"),
+        "instance.restarted" => Msg::new("admin.audit.actions.restarted"),
         "domain.added" => Msg::new("domains.audit.added"),
         "domain.removed" => Msg::new("domains.audit.removed"),
         _ => return None,
@@ -267,6 +269,7 @@ mod tests {
             ["backup.created", "backup.failed", "backup.restored", "backup.restore_failed", "backup.deleted"];
         let instance = instance.iter().chain(&["backup.uploaded", "backup.settings_changed", "update.started"]);
         let instance = instance.chain(&["update.succeeded", "update.failed", "domain.added", "domain.removed"]);
+        let instance = instance.chain(&["tls.settings_changed", "instance.restarted"]);
         for action in KNOWN_ACTIONS.iter().chain(instance) {
             let label = action_label(action).unwrap_or_else(|| panic!("{action} has no label"));
             assert_ne!(crate::i18n::Lang::En.t(label.key), label.key, "{action}");

@@ -9,6 +9,7 @@ pub mod dashboard;
 pub mod doctor;
 pub mod domains;
 pub mod health;
+pub mod https;
 pub mod install;
 pub mod instance;
 pub mod jobs;
@@ -62,6 +63,7 @@ pub struct Services {
     pub update: Arc<update::UpdateService>,
     pub domains: Arc<domains::DomainService>,
     pub backups: Arc<backup::BackupService>,
+    pub https: https::HttpsSettingsService,
 }
 
 impl Services {
@@ -113,6 +115,7 @@ impl Services {
             api_keys: api_keys::ApiKeyService::new(db.clone()),
             domains,
             backups,
+            https: https::HttpsSettingsService::new(config, db.clone()),
             job_lease: config.job_lease,
             db,
         }))

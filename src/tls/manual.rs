@@ -59,8 +59,7 @@ impl ManualCertificate {
     }
 
     fn reload(&self) -> Result<(), String> {
-        let read = |path: &PathBuf| std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()));
-        let certificate = LoadedCertificate::from_pem(&read(&self.files.cert_file)?, &read(&self.files.key_file)?)?;
+        let certificate = read_pair(&self.files)?;
         self.status.valid(&self.name(), false, certificate.not_after);
         self.store.set_any_host(certificate);
         Ok(())
@@ -74,4 +73,15 @@ impl ManualCertificate {
     fn name(&self) -> String {
         self.files.cert_file.display().to_string()
     }
+}
+
+/// Reads and parses the certificate chain and key, as serving them will.
+fn read_pair(files: &ManualTls) -> Result<LoadedCertificate, String> {
+    let read = |path: &PathBuf| std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()));
+    LoadedCertificate::from_pem(&read(&files.cert_file)?, &read(&files.key_file)?)
+}
+
+/// Whether the files make a certificate this server can serve (checked before they are saved as settings).
+pub fn check_certificate_files(files: &ManualTls) -> Result<(), String> {
+    read_pair(files).map(drop)
 }

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{DataDir, TlsConfig, TlsMode};
+pub use manual::check_certificate_files;
 pub use status::{CertState, CertificateStatus, TlsSnapshot, TlsStatus};
 
 use acme::AcmeManager;

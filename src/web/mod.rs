@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::inbox::routes())
         .merge(pages::owner::routes())
         .merge(pages::domains::routes())
+        .merge(pages::restart::routes())
         .merge(webhooks::routes())
         .fallback(|| async { AppError::NotFound })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

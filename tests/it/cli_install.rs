@@ -217,3 +217,26 @@ fn the_recovery_code_resets_the_owner_password_once() {
     assert!(!reset(&code).status.success(), "the old code is used up");
     assert!(reset(&next).status.success(), "the new code works");
 }
+
+#[test]
+fn https_needs_a_domain_name_and_is_configured_for_serve() {
+    let setup = setup();
+    let data = setup.data.to_str().unwrap();
+    let password = setup.password_file.to_str().unwrap();
+    let base = ["install", "--data-dir", data, "--admin-email", ADMIN_EMAIL, "--admin-password-file", password];
+    let output = conversure(&[&base[..], &["--site-url", "https://10.0.0.5", "--evaluation", "--https"]].concat());
+    assert!(!output.status.success());
+    let said = text(&output.stderr);
+    assert!(said.contains("--https") && said.contains("domain name"), "{said}");
+    let config = std::fs::read_to_string(setup.data.join("config.toml")).unwrap_or_default();
+    assert!(!config.contains("tls_mode"), "{config}");
+
+    let output = install(&setup, &["--evaluation", "--https"]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let config = std::fs::read_to_string(setup.data.join("config.toml")).unwrap();
+    assert!(
+        config.contains("tls_mode = \"auto\"") && config.contains("tls_domains = \"crm.acme.example\""),
+        "{config}"
+    );
+    assert!(config.contains(&format!("acme_email = \"{ADMIN_EMAIL}\"")), "{config}");
+}

@@ -10,11 +10,11 @@ use crate::pg::TestDatabase;
 pub const ADMIN_EMAIL: &str = "owner@acme.example";
 pub const ADMIN_PASSWORD: &str = "violet tractor harbour 42";
 
-async fn post_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn post_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
     app.client.post(app.url(path)).form(form).send().await.unwrap()
 }
 
-async fn post_license(app: &TestApp, way: &str, file: Option<String>, code: &str) -> reqwest::Response {
+pub(crate) async fn post_license(app: &TestApp, way: &str, file: Option<String>, code: &str) -> reqwest::Response {
     let mut form = Multipart::new().text("way", way.to_owned()).text("purchase_code", code.to_owned());
     if let Some(text) = file {
         form = form.part("license_file", reqwest::multipart::Part::bytes(text.into_bytes()).file_name("license.json"));
@@ -35,19 +35,22 @@ pub async fn pass_requirements(app: &TestApp) {
 
 /// Everything after the database step, with evaluation mode and email skipped.
 pub async fn finish_after_database(app: &TestApp) {
+    let finish = finish_with_site(app, &[]).await;
+    assert_eq!(location(&finish), "/login?installed=1", "finishing lands on the sign-in page");
+}
+
+/// The steps after the database, with `site_extra` added to the Site form; returns the Finish answer.
+pub(crate) async fn finish_with_site(app: &TestApp, site_extra: &[(&str, &str)]) -> reqwest::Response {
     let license = post_license(app, "evaluation", None, "").await;
     assert_eq!(location(&license), "/install/site");
-    let site = post_form(
-        app,
-        "/install/site",
-        &[
-            ("name", "Acme Chat"),
-            ("public_url", "https://crm.acme.example"),
-            ("timezone", "Europe/Berlin"),
-            ("language", "en"),
-        ],
-    )
-    .await;
+    let mut site_form = vec![
+        ("name", "Acme Chat"),
+        ("public_url", "https://crm.acme.example"),
+        ("timezone", "Europe/Berlin"),
+        ("language", "en"),
+    ];
+    site_form.extend_from_slice(site_extra);
+    let site = post_form(app, "/install/site", &site_form).await;
     assert_eq!(location(&site), "/install/admin");
     let admin = post_form(
         app,
@@ -70,8 +73,7 @@ pub async fn finish_after_database(app: &TestApp) {
     assert!(kit.headers()["content-disposition"].to_str().unwrap().contains("attachment"));
     let kit = kit.text().await.unwrap();
     assert!(kit.contains("Data encryption key:") && kit.contains("Admin recovery code:") && kit.contains(ADMIN_EMAIL));
-    let finish = post_form(app, "/install/finish", &[("kit_saved", "1")]).await;
-    assert_eq!(location(&finish), "/login?installed=1", "finishing lands on the sign-in page");
+    post_form(app, "/install/finish", &[("kit_saved", "1")]).await
 }
 
 /// Signs in through the real form with its CSRF token; returns the start page's HTML.

@@ -28,6 +28,9 @@ pub struct SiteDraft {
     pub public_url: String,
     pub timezone: String,
     pub language: String,
+    /// Serve HTTPS for the public address's domain with an automatic certificate (written to `config.toml`).
+    #[serde(default)]
+    pub https: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

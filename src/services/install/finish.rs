@@ -75,6 +75,12 @@ impl InstallService {
             }
             file.session_secret = Some(secrets.session_secret.clone());
             file.encryption_key = Some(secrets.encryption_key.clone());
+            // HTTPS starts with the restart that follows (the finish page restarts when the settings changed).
+            if let Some(domain) = site.https.then(|| super::steps::certificate_domain(&site.public_url)).flatten() {
+                file.tls_mode = Some("auto".to_owned());
+                file.tls_domains = Some(domain);
+                file.acme_email = file.acme_email.take().or_else(|| Some(admin.email.clone()));
+            }
         })?;
         if let Err(e) = commit(&db, &draft, actor_ip).await {
             if let Err(restore) = crate::config::write::restore(&self.config.data_dir, &previous) {

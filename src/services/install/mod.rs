@@ -275,6 +275,7 @@ mod tests {
             public_url: "b".into(),
             timezone: "UTC".into(),
             language: "en".into(),
+            https: false,
         });
         assert_eq!(next_step(&draft), Step::Admin);
     }

@@ -32,6 +32,8 @@ pub struct SiteForm {
     pub public_url: String,
     pub timezone: String,
     pub language: String,
+    /// Get a certificate for the public address's domain and serve HTTPS (after the restart that ends the wizard).
+    pub https: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -100,11 +102,24 @@ impl InstallService {
         if language.is_none() {
             errors.push(("language", Msg::new("install.site.language_invalid")));
         }
+        if form.https {
+            if self.config.tls_from_environment.iter().any(|(key, _)| *key == "tls_mode") {
+                errors.push(("https", Msg::new("install.site.https_fixed")));
+            } else if public_url.as_deref().and_then(certificate_domain).is_none() {
+                errors.push(("https", Msg::new("install.site.https_needs_domain")));
+            }
+        }
         let (Some(name), Some(public_url), Some(language), true) = (name, public_url, language, errors.is_empty())
         else {
             return Err(StepError::Fields(errors));
         };
-        let site = SiteDraft { name, public_url, timezone: timezone.to_owned(), language: language.code().to_owned() };
+        let site = SiteDraft {
+            name,
+            public_url,
+            timezone: timezone.to_owned(),
+            language: language.code().to_owned(),
+            https: form.https,
+        };
         self.update_draft(|d| d.site = Some(site)).await
     }
 
@@ -181,6 +196,15 @@ impl InstallService {
 }
 
 /// An `http(s)://host[:port][/path]` address users reach the instance at; kept without a trailing slash.
+/// The domain a public CA can issue a certificate for: that of an `https://` address with a DNS name (not an IP
+/// address, not a single label such as `localhost`).
+pub(super) fn certificate_domain(public_url: &str) -> Option<String> {
+    let url = url::Url::parse(public_url).ok()?;
+    let host = url.host_str()?.to_ascii_lowercase();
+    let named = matches!(url.host(), Some(url::Host::Domain(_))) && host.contains('.');
+    (url.scheme() == "https" && named && crate::config::tls::is_dns_name(&host)).then_some(host)
+}
+
 fn parse_public_url(value: &str) -> Result<String, Msg> {
     let url = url::Url::parse(value.trim()).map_err(|_| Msg::new("install.site.url_invalid"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) || url.query().is_some() {
@@ -192,6 +216,15 @@ fn parse_public_url(value: &str) -> Result<String, Msg> {
 #[cfg(test)]
 mod tests {
     use super::parse_public_url;
+
+    #[test]
+    fn certificate_domains() {
+        use super::certificate_domain;
+        assert_eq!(certificate_domain("https://CRM.example.com").as_deref(), Some("crm.example.com"));
+        for none in ["http://crm.example.com", "https://10.0.0.5", "https://localhost:8443", "https://[::1]"] {
+            assert_eq!(certificate_domain(none), None, "{none}");
+        }
+    }
 
     #[test]
     fn public_urls() {

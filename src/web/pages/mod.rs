@@ -9,4 +9,5 @@ pub mod health;
 pub mod inbox;
 pub(crate) mod install;
 pub mod owner;
+pub mod restart;
 pub mod site;

@@ -3,6 +3,7 @@
 //! certificate files reloaded without a restart, on-demand certificates only for hosts the policy allows, and an
 //! unreachable directory that does not block start-up and is reported by `GET /api/v1/instance/tls`.
 
+mod settings;
 mod support;
 
 use std::net::SocketAddr;
@@ -19,7 +20,7 @@ use crate::helpers::{Backend, binary, free_port};
 use support::{PATIENCE, Pebble, Running, TestCa, https_get, https_get_eventually, plain_client, signed_in_owner_page};
 
 /// A `serve` process, killed when the test ends.
-struct Serve(Child);
+pub(super) struct Serve(pub(super) Child);
 
 impl Drop for Serve {
     fn drop(&mut self) {

@@ -14,6 +14,7 @@ use crate::web::cookies;
 use crate::web::error::AppError;
 use crate::web::forms::FieldErrors;
 use crate::web::page::Page;
+use crate::web::pages::restart::{AfterRestart, restarting};
 use crate::web::render;
 use crate::web::state::AppState;
 
@@ -133,7 +134,14 @@ pub async fn finish_submit(
     let ip = client.ip.map(|ip| ip.to_string());
     match state.runtime.finish_install(input.kit_saved.is_some(), ip.as_deref()).await {
         Ok(_) => {
-            let mut response = Redirect::to("/login?installed=1").into_response();
+            // HTTPS chosen in the Site step starts with a restart; the page follows it to the sign-in page.
+            let restart = state.services().https.view().is_ok_and(|v| v.restart_required);
+            let mut response = if restart {
+                state.runtime.request_restart();
+                restarting(&page, AfterRestart::Login)?
+            } else {
+                Redirect::to("/login?installed=1").into_response()
+            };
             // The setup cookie has served its purpose.
             cookies::clear(&mut response, super::SETUP_COOKIE, "/install");
             Ok(response)

@@ -27,6 +27,8 @@ pub struct SiteInput {
     public_url: String,
     timezone: String,
     language: String,
+    /// The "serve HTTPS with an automatic certificate" checkbox.
+    https: Option<String>,
 }
 
 #[derive(Template)]
@@ -56,9 +58,13 @@ pub async fn site_page(State(state): State<AppState>, page: Page, headers: Heade
     crate::guarded_step!(state, page, headers, Step::Site);
     let draft = state.services().install.draft().await;
     let input = match draft.site {
-        Some(site) => {
-            SiteInput { name: site.name, public_url: site.public_url, timezone: site.timezone, language: site.language }
-        }
+        Some(site) => SiteInput {
+            name: site.name,
+            public_url: site.public_url,
+            timezone: site.timezone,
+            language: site.language,
+            https: site.https.then(|| "on".to_owned()),
+        },
         None => {
             // The address the browser used is the best first guess for the public URL.
             let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
@@ -69,6 +75,7 @@ pub async fn site_page(State(state): State<AppState>, page: Page, headers: Heade
                 public_url: format!("{scheme}://{host}"),
                 timezone,
                 language: page.lang.code().to_owned(),
+                https: None,
             }
         }
     };
@@ -97,6 +104,7 @@ pub async fn site_submit(
         public_url: input.public_url.clone(),
         timezone: input.timezone.clone(),
         language: input.language.clone(),
+        https: input.https.is_some(),
     };
     match state.services().install.save_site(&form).await {
         Ok(()) => {

@@ -5,6 +5,7 @@
 pub(crate) mod backups;
 mod jobs;
 mod tls;
+pub(crate) use tls::https_error;
 mod update;
 
 use askama::Template;
@@ -43,7 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/owner/jobs/{id}/retry", post(jobs::retry))
         .route("/owner/jobs/{id}/discard", post(jobs::discard))
         .merge(backups::routes())
-        .route("/owner/tls", get(tls::show))
+        .merge(tls::routes())
         .merge(update::routes())
 }
 
