@@ -107,7 +107,7 @@ impl Services {
                 db.clone(),
                 maintenance::schedules(&db, &templates, &domains, &update, &backups),
             ),
-            workspaces: workspaces::WorkspaceService::new(db.clone()),
+            workspaces: workspaces::WorkspaceService::new(db.clone()).with_domains(Arc::clone(&domains)),
             dashboard: dashboard::DashboardService::new(db.clone(), Arc::clone(&security)),
             audit: audit::AuditService::new(db.clone()),
             settings: settings::SettingsService::new(db.clone()),

@@ -1,7 +1,10 @@
 //! The instance owner's view: every workspace, created, suspended, deleted, and given limits.
 
+use std::sync::Arc;
+
 use crate::domain::identity::{Email, Slug, display_name};
 use crate::domain::msg::Msg;
+use crate::services::domains::DomainService;
 use crate::services::limits::{self, WorkspaceLimits};
 use crate::store::accounts::{self, Workspace};
 use crate::store::{Db, StoreError, audit};
@@ -58,11 +61,30 @@ pub enum WorkspaceError {
 
 pub struct WorkspaceService {
     db: Db,
+    /// Told when a workspace stops or starts being served, so its custom domains lose or regain their
+    /// certificates at once rather than at the next hourly re-check.
+    domains: Option<Arc<DomainService>>,
 }
 
 impl WorkspaceService {
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self { db, domains: None }
+    }
+
+    /// The service whose verified-hosts cache follows suspensions and deletions.
+    pub fn with_domains(mut self, domains: Arc<DomainService>) -> Self {
+        self.domains = Some(domains);
+        self
+    }
+
+    /// Reloads the verified hosts after a workspace was suspended, reactivated or deleted (the change itself is
+    /// committed: a failed reload is logged and caught up by the hourly re-check).
+    async fn domains_changed(&self) {
+        if let Some(domains) = &self.domains
+            && let Err(e) = domains.refresh().await
+        {
+            tracing::warn!(error = %e, "cannot reload the verified custom domains");
+        }
     }
 
     pub async fn list(&self, _owner: &Owner) -> Result<Vec<WorkspaceSummary>, WorkspaceError> {
@@ -134,6 +156,7 @@ impl WorkspaceService {
         let action = if suspended { "workspace.suspended" } else { "workspace.reactivated" };
         record(&mut tx, owner, Some(id), action, &id.to_string()).await?;
         tx.commit().await?;
+        self.domains_changed().await;
         Ok(())
     }
 
@@ -153,6 +176,7 @@ impl WorkspaceService {
         accounts::delete_workspace(&mut tx, id).await?;
         record(&mut tx, owner, None, "workspace.deleted", &workspace.slug).await?;
         tx.commit().await?;
+        self.domains_changed().await;
         Ok(())
     }
 

@@ -55,12 +55,12 @@ mod tests {
         assert!(!policy.wants_certificate("pending.example.test"));
         assert!(!policy.wants_certificate("unknown.example.test"));
 
-        // Suspending the workspace withdraws its domains at the next refresh.
-        let mut tx = db.write().await.unwrap();
-        accounts::set_workspace_status(&mut tx, workspace, "suspended").await.unwrap();
-        tx.commit().await.unwrap();
-        runtime.services().domains.refresh().await.unwrap();
+        // The owner suspending the workspace withdraws its domains at once; reactivating brings them back.
+        let owner = crate::services::workspaces::Owner::cli();
+        runtime.services().workspaces.set_suspended(&owner, workspace, true).await.unwrap();
         assert!(!policy.wants_certificate("shop.example.test"));
+        runtime.services().workspaces.set_suspended(&owner, workspace, false).await.unwrap();
+        assert!(policy.wants_certificate("shop.example.test"));
         db.close().await;
     }
 }
