@@ -31,3 +31,17 @@ impl FieldErrors {
         if self.by_field.contains_key(field) { " field--invalid" } else { "" }
     }
 }
+
+/// A form that carries nothing but the CSRF token (delete, retry, restart, sign-out buttons).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct CsrfOnly {
+    pub csrf: String,
+}
+
+/// `?done=…` after a redirect: which change was just made, for the page's success notice.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct DoneQuery {
+    pub done: String,
+}

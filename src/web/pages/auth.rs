@@ -15,6 +15,7 @@ use crate::services::security::PENDING_TTL_MS;
 use crate::web::client::ClientInfo;
 use crate::web::cookies::{self, SameSite};
 use crate::web::error::AppError;
+use crate::web::forms::CsrfOnly;
 use crate::web::page::{Page, cookie};
 use crate::web::pages::account::Client;
 use crate::web::pages::install::Alert;
@@ -170,16 +171,10 @@ async fn login_submit(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct CsrfInput {
-    csrf: String,
-}
-
 async fn logout(
     State(state): State<AppState>,
     SignedIn(user, token): SignedIn,
-    Form(input): Form<CsrfInput>,
+    Form(input): Form<CsrfOnly>,
 ) -> Result<Response, AppError> {
     if !constant_time_eq(&user.csrf_token, &input.csrf) {
         return Err(AppError::Forbidden(Msg::new("error.csrf")));

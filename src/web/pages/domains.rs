@@ -15,7 +15,7 @@ use crate::store::domains::Domain;
 use crate::web::client::ClientInfo;
 use crate::web::error::AppError;
 use crate::web::extract::{OwnerUser, WorkspaceUser};
-use crate::web::forms::FieldErrors;
+use crate::web::forms::{CsrfOnly, DoneQuery, FieldErrors};
 use crate::web::page::Page;
 use crate::web::pages::admin::{Nav, Notice, WithNav, check_csrf, local_time, zone};
 use crate::web::render;
@@ -103,12 +103,6 @@ fn owner_view<'a>(page: &'a Page, nav: Nav, overview: DomainsOverview, notice: O
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct DoneQuery {
-    done: String,
-}
-
 /// `GET /owner/workspaces/{id}/domains`.
 async fn owner_page(
     State(state): State<AppState>,
@@ -155,18 +149,12 @@ async fn add(
     Ok((StatusCode::UNPROCESSABLE_ENTITY, render::html(&view)?).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct CsrfInput {
-    csrf: String,
-}
-
 /// `POST /owner/workspaces/{id}/domains/{domain_id}/verify`: checks now; the page then shows the outcome.
 async fn verify(
     State(state): State<AppState>,
     OwnerUser { user, owner }: OwnerUser,
     Path((id, domain_id)): Path<(i64, i64)>,
-    Form(input): Form<CsrfInput>,
+    Form(input): Form<CsrfOnly>,
 ) -> Result<Response, AppError> {
     check_csrf(&user, &input.csrf)?;
     let domain = state.services().domains.verify(&owner, id, domain_id).await?;
@@ -179,7 +167,7 @@ async fn remove(
     State(state): State<AppState>,
     OwnerUser { user, owner }: OwnerUser,
     Path((id, domain_id)): Path<(i64, i64)>,
-    Form(input): Form<CsrfInput>,
+    Form(input): Form<CsrfOnly>,
 ) -> Result<Response, AppError> {
     check_csrf(&user, &input.csrf)?;
     state.services().domains.remove(&owner, id, domain_id).await?;

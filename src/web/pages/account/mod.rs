@@ -18,7 +18,7 @@ use crate::services::auth::CurrentUser;
 use crate::services::security::{SecurityError, SecurityOverview, SessionView, TotpSetup, TotpStatus, actor_of};
 use crate::web::client::ClientInfo;
 use crate::web::error::AppError;
-use crate::web::forms::FieldErrors;
+use crate::web::forms::{CsrfOnly, FieldErrors};
 use crate::web::page::Page;
 use crate::web::pages::admin::Nav;
 use crate::web::pages::auth::SignedIn;
@@ -174,12 +174,6 @@ async fn security_page(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct CsrfInput {
-    csrf: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
 struct CodeInput {
     csrf: String,
     code: String,
@@ -202,7 +196,7 @@ struct RequireInput {
 async fn totp_start(
     State(state): State<AppState>,
     SignedIn(user, _): SignedIn,
-    Form(input): Form<CsrfInput>,
+    Form(input): Form<CsrfOnly>,
 ) -> Result<Response, AppError> {
     check_csrf(&user, &input.csrf)?;
     state.services().security.start_totp(&user).await?;
@@ -384,7 +378,7 @@ async fn sign_out_others(
     State(state): State<AppState>,
     SignedIn(user, token): SignedIn,
     client: Client,
-    Form(input): Form<CsrfInput>,
+    Form(input): Form<CsrfOnly>,
 ) -> Result<Response, AppError> {
     check_csrf(&user, &input.csrf)?;
     let ended = state.services().security.sign_out_other_sessions(&user, &token, client.ip.as_deref()).await?;

@@ -11,6 +11,7 @@ use super::{Nav, Notice, WithNav, check_csrf};
 use crate::store::inbox_settings::InboxSettings;
 use crate::web::error::AppError;
 use crate::web::extract::WorkspaceUser;
+use crate::web::forms::DoneQuery;
 use crate::web::page::Page;
 use crate::web::pages::inbox::inbox_error;
 use crate::web::render;
@@ -27,12 +28,6 @@ struct SettingsPage<'a> {
     nav: Nav,
     settings: InboxSettings,
     notice: Option<Notice>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct DoneQuery {
-    done: String,
 }
 
 /// `GET /admin/inbox`.

@@ -14,7 +14,7 @@ use crate::services::dashboard::MemberDetail;
 use crate::services::team::MemberChange;
 use crate::web::error::AppError;
 use crate::web::extract::WorkspaceUser;
-use crate::web::forms::FieldErrors;
+use crate::web::forms::{CsrfOnly, FieldErrors};
 use crate::web::page::Page;
 use crate::web::render;
 use crate::web::state::AppState;
@@ -199,12 +199,6 @@ pub async fn delete_page(
         notice: None,
     };
     Ok(render::html(&view)?.into_response())
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct CsrfOnly {
-    csrf: String,
 }
 
 /// `POST /admin/members/{id}/delete`: removes the member; their conversations become unassigned.

@@ -14,7 +14,7 @@ use crate::services::whatsapp::WhatsAppError;
 use crate::store::tags::Tag;
 use crate::web::error::AppError;
 use crate::web::extract::WorkspaceUser;
-use crate::web::forms::FieldErrors;
+use crate::web::forms::{DoneQuery, FieldErrors};
 use crate::web::page::Page;
 use crate::web::pages::inbox::inbox_error;
 use crate::web::render;
@@ -58,12 +58,6 @@ impl TagsPage<'_> {
             _ => (tag.name.clone(), tag.color.clone(), FieldErrors::default()),
         }
     }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct DoneQuery {
-    done: String,
 }
 
 async fn render_page(

@@ -14,11 +14,12 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::view::{self, Bubble};
-use super::{CsrfOnly, InboxQuery, inbox_error};
+use super::{InboxQuery, inbox_error};
 use crate::services::whatsapp::live::{LiveEvent, Validity};
 use crate::store::now_millis;
 use crate::web::error::AppError;
 use crate::web::extract::WorkspaceUser;
+use crate::web::forms::CsrfOnly;
 use crate::web::page::{Page, cookie};
 use crate::web::pages::admin::{check_csrf, zone};
 use crate::web::pages::auth::SESSION_COOKIE;

@@ -32,7 +32,7 @@ use crate::store::conversations::Filter;
 use crate::store::now_millis;
 use crate::web::error::AppError;
 use crate::web::extract::WorkspaceUser;
-use crate::web::forms::FieldErrors;
+use crate::web::forms::{CsrfOnly, FieldErrors};
 use crate::web::page::Page;
 use crate::web::render;
 use crate::web::state::AppState;
@@ -347,13 +347,6 @@ pub async fn reply(
     };
     let view = inbox_page(&state, &page, nav, &who, &query, Some((id, composer))).await?;
     Ok((status, render::html(&view)?).into_response())
-}
-
-/// A form with nothing but the CSRF token.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct CsrfOnly {
-    csrf: String,
 }
 
 /// `POST /inbox/{id}/messages/{message_id}/retry`: sends a failed message again, then back to the thread.

@@ -15,7 +15,7 @@ use crate::services::whatsapp::quick_replies::QuickReplyInput;
 use crate::store::quick_replies::QuickReply;
 use crate::web::error::AppError;
 use crate::web::extract::WorkspaceUser;
-use crate::web::forms::FieldErrors;
+use crate::web::forms::{CsrfOnly, FieldErrors};
 use crate::web::page::Page;
 use crate::web::pages::admin::{Nav, WithNav, check_csrf};
 use crate::web::render;
@@ -193,18 +193,12 @@ pub async fn update(
     after(&state, &page, nav, &who, result, Some(id), &form).await
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 /// `POST /inbox/quick-replies/{id}/delete`.
 pub async fn delete(
     State(state): State<AppState>,
     WithNav(who, _nav): WithNav<WorkspaceUser>,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<CsrfOnly>,
 ) -> Result<Response, AppError> {
     check_csrf(&who.user, &form.csrf)?;
     state.services().quick_replies.delete(&who.actor, id).await.map_err(inbox_error)?;

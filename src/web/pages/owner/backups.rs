@@ -16,7 +16,7 @@ use crate::services::backup::policy::{BackupSettings, SettingsInput};
 use crate::services::backup::{BackupError, BackupKind, BackupSummary, RestoreRequest};
 use crate::web::error::AppError;
 use crate::web::extract::OwnerUser;
-use crate::web::forms::FieldErrors;
+use crate::web::forms::{CsrfOnly, DoneQuery, FieldErrors};
 use crate::web::page::Page;
 use crate::web::pages::admin::{Nav, Notice, WithNav, check_csrf, local_time};
 use crate::web::render;
@@ -124,12 +124,6 @@ fn row(page: &Page, b: &BackupSummary) -> BackupRow {
         size: human_size(b.size),
         created: local_time(b.created_at, &jiff::tz::TimeZone::UTC),
     }
-}
-
-#[derive(Deserialize, Default)]
-struct DoneQuery {
-    #[serde(default)]
-    done: String,
 }
 
 async fn render_page(
@@ -272,12 +266,6 @@ pub(crate) async fn archive_response(path: &std::path::Path, name: &str) -> Resu
         Body::from_stream(tokio_util::io::ReaderStream::new(file)),
     )
         .into_response())
-}
-
-#[derive(Deserialize)]
-struct CsrfOnly {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// `POST /owner/backups/files/{name}/delete`.

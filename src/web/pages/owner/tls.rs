@@ -12,7 +12,7 @@ use crate::services::https::{HttpsSettings, HttpsSettingsError, HttpsSettingsVie
 use crate::tls::{CertState, TlsSnapshot};
 use crate::web::error::AppError;
 use crate::web::extract::OwnerUser;
-use crate::web::forms::FieldErrors;
+use crate::web::forms::{CsrfOnly, DoneQuery, FieldErrors};
 use crate::web::page::Page;
 use crate::web::pages::admin::{Nav, Notice, WithNav, check_csrf, local_time, zone};
 use crate::web::pages::restart::{AfterRestart, restarting};
@@ -78,12 +78,6 @@ async fn show(
     render_page(&state, &page, &owner, nav, notice, None).await
 }
 
-#[derive(Deserialize, Default)]
-struct DoneQuery {
-    #[serde(default)]
-    done: String,
-}
-
 /// A refused form: what was sent and why.
 struct Refused {
     sent: HttpsSettings,
@@ -140,23 +134,17 @@ pub(crate) fn https_error(e: HttpsSettingsError) -> AppError {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct SettingsForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     mode: String,
-    #[serde(default)]
     domains: String,
-    #[serde(default)]
     email: String,
-    #[serde(default)]
+    /// The checkbox: present when ticked.
     staging: Option<String>,
-    #[serde(default)]
     directory_url: String,
-    #[serde(default)]
     cert_file: String,
-    #[serde(default)]
     key_file: String,
 }
 
@@ -188,19 +176,13 @@ async fn save_settings(
     }
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /owner/restart`: "Restart now" (the saved settings apply at start). The answer is a page that waits for
 /// the server to come back and then returns to the HTTPS page.
 async fn restart(
     State(state): State<AppState>,
     page: Page,
     owner: OwnerUser,
-    Form(form): Form<CsrfForm>,
+    Form(form): Form<CsrfOnly>,
 ) -> Result<Response, AppError> {
     check_csrf(&owner.user, &form.csrf)?;
     state.services().https.record_restart(&owner.owner).await.map_err(https_error)?;

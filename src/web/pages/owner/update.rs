@@ -15,6 +15,7 @@ use crate::services::update::{UpdateError, UpdateStatus};
 use crate::web::api::update::update_error;
 use crate::web::error::AppError;
 use crate::web::extract::OwnerUser;
+use crate::web::forms::{CsrfOnly, DoneQuery};
 use crate::web::page::Page;
 use crate::web::pages::admin::{Nav, Notice, WithNav, check_csrf, local_time};
 use crate::web::render;
@@ -128,12 +129,6 @@ async fn render_page(
     Ok((status, render::html(&view)?).into_response())
 }
 
-#[derive(Deserialize, Default)]
-struct DoneQuery {
-    #[serde(default)]
-    done: String,
-}
-
 /// `GET /owner/update`.
 async fn index(
     State(state): State<AppState>,
@@ -171,17 +166,11 @@ async fn progress(
     Ok(response)
 }
 
-#[derive(Deserialize)]
-struct CsrfInput {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// `POST /owner/update/check`: "Check now"; a failed check is shown on the page with its reason.
 async fn check(
     State(state): State<AppState>,
     owner: OwnerUser,
-    Form(input): Form<CsrfInput>,
+    Form(input): Form<CsrfOnly>,
 ) -> Result<Response, AppError> {
     check_csrf(&owner.user, &input.csrf)?;
     state.services().update.check(&owner.owner).await.map_err(update_error)?;

@@ -14,7 +14,6 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
 
 use super::team::workspace_of;
 use super::{Nav, Notice, WithNav, check_csrf, local_time};
@@ -23,7 +22,7 @@ use crate::services::whatsapp::{NumberView, WhatsAppError};
 use crate::store::now_millis;
 use crate::web::error::AppError;
 use crate::web::extract::WorkspaceUser;
-use crate::web::forms::FieldErrors;
+use crate::web::forms::{CsrfOnly, DoneQuery, FieldErrors};
 use crate::web::page::Page;
 use crate::web::render;
 use crate::web::state::AppState;
@@ -51,20 +50,6 @@ fn require_admin(who: &WorkspaceUser) -> Result<(), AppError> {
 /// Whether an htmx request asked for a fragment (boosted links and forms want the whole page).
 fn wants_fragment(headers: &HeaderMap) -> bool {
     headers.contains_key("hx-request") && !headers.contains_key("hx-boosted")
-}
-
-/// `?done=`: what the last change did.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct DoneQuery {
-    done: String,
-}
-
-/// A form with nothing but the CSRF token.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct CsrfOnly {
-    csrf: String,
 }
 
 // ---- The list -------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ use crate::services::whatsapp::organize::{Change, snooze_until};
 use crate::store::now_millis;
 use crate::web::error::AppError;
 use crate::web::extract::WorkspaceUser;
+use crate::web::forms::CsrfOnly;
 use crate::web::page::Page;
 use crate::web::pages::admin::{Nav, WithNav, check_csrf};
 use crate::web::render;
@@ -130,19 +131,13 @@ pub async fn snooze(
     refused(&state, &page, nav, &who, (id, &query), result, "").await
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 /// `POST /inbox/{id}/unread`: marked unread, then back to the list (opening the thread would read it again).
 pub async fn unread(
     State(state): State<AppState>,
     who: WorkspaceUser,
     Path(id): Path<i64>,
     Query(query): Query<InboxQuery>,
-    Form(input): Form<CsrfForm>,
+    Form(input): Form<CsrfOnly>,
 ) -> Result<Response, AppError> {
     check_csrf(&who.user, &input.csrf)?;
     state.services().organize.mark_unread(&who.actor, id).await.map_err(inbox_error)?;
