@@ -139,7 +139,7 @@ impl Failures {
 }
 
 /// Posts every event of `stream` from [`CONCURRENCY`] tasks over one shared keep-alive client; the wall time.
-async fn closed_loop(client: &reqwest::Client, url: &Arc<str>, stream: &Stream) -> Result<Duration, String> {
+pub(crate) async fn closed_loop(client: &reqwest::Client, url: &Arc<str>, stream: &Stream) -> Result<Duration, String> {
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let tasks: Vec<_> = (0..CONCURRENCY)
@@ -169,7 +169,7 @@ async fn closed_loop(client: &reqwest::Client, url: &Arc<str>, stream: &Stream) 
 }
 
 /// Latencies of an open-loop run, each from the request's scheduled send time to its answer.
-struct OpenLoop {
+pub(crate) struct OpenLoop {
     latencies: Vec<Duration>,
     /// How late the generator started requests against their schedule (its own timer and CPU lag).
     lag: Vec<Duration>,
@@ -178,7 +178,7 @@ struct OpenLoop {
 }
 
 impl OpenLoop {
-    fn print(&mut self, name: &str, per_second: usize) {
+    pub(crate) fn print(&mut self, name: &str, per_second: usize) {
         let n = self.latencies.len();
         let (p50, p99) = (percentile(&mut self.latencies, 50), percentile(&mut self.latencies, 99));
         let max = self.latencies.last().copied().unwrap_or_default();
@@ -195,7 +195,7 @@ impl OpenLoop {
         println!("{name} open loop, send start behind schedule: p99 {:.2} ms, max {:.2} ms", ms(lag_p99), ms(lag_max));
     }
 
-    fn p99(&mut self) -> Duration {
+    pub(crate) fn p99(&mut self) -> Duration {
         percentile(&mut self.latencies, 99)
     }
 }
@@ -203,7 +203,7 @@ impl OpenLoop {
 /// Starts one request every `1 / per_second` s, whether or not earlier ones were answered. Tokio's timer has 1 ms
 /// resolution, so at 4,000/s requests leave in groups of about four per millisecond; latency still counts from each
 /// request's own scheduled time, so that grouping is charged to the run, not hidden.
-async fn open_loop(
+pub(crate) async fn open_loop(
     client: &reqwest::Client,
     url: &Arc<str>,
     stream: &Stream,

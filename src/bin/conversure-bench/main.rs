@@ -12,6 +12,8 @@
 //! conversure-bench live     [--rate R] [--seconds S] [--postgres URL] [--binary PATH]
 //!                                                          G4: webhook 200 -> event on an open SSE stream
 //! conversure-bench backup   --data-dir DIR                 G6: backup and restore seconds per GB of a dataset
+//! conversure-bench backup-ingest [--seed N] [--rate R] [--seconds S] [--binary PATH]
+//!                                                          G6: ingestion p99 while backups run beside the server
 //! ```
 //!
 //! `--postgres URL` runs against an empty Postgres database (the benchmark creates the schema and leaves the rows
@@ -46,7 +48,8 @@ const USAGE: &str = "usage: conversure-bench startup [--runs N] [--binary PATH]
        conversure-bench dataset --data-dir DIR [--database-url URL] [--seed N] [--scale full|small|tiny] [--binary PATH]
        conversure-bench inbox --data-dir DIR [--iterations N] [--binary PATH]
        conversure-bench live [--rate R] [--seconds S] [--postgres URL] [--binary PATH]
-       conversure-bench backup --data-dir DIR";
+       conversure-bench backup --data-dir DIR
+       conversure-bench backup-ingest [--seed N] [--rate R] [--seconds S] [--binary PATH]";
 
 /// Jobs enqueued per transaction, in the scenarios and in their baselines.
 pub const BATCH: usize = 500;
@@ -89,9 +92,15 @@ fn main() -> ExitCode {
             .map(PathBuf::from)
             .ok_or_else(|| "backup needs --data-dir DIR".to_owned())
             .and_then(|dir| runtime()?.block_on(backup::run(&dir))),
+        "backup-ingest" => args.number("--seed", 100_000).and_then(|seed| {
+            let per_second = args.number("--rate", 1_000)?;
+            let seconds = args.number("--seconds", 10)?;
+            let binary = args.value("--binary").map_or_else(startup::default_binary, PathBuf::from);
+            runtime()?.block_on(backup::under_ingest(&binary, seed, per_second, seconds))
+        }),
         other => {
             eprintln!(
-                "unknown scenario {other:?}; known: startup, jobs, dispatch, ingest, dataset, inbox, live, backup\n{USAGE}"
+                "unknown scenario {other:?}; known: startup, jobs, dispatch, ingest, dataset, inbox, live, backup, backup-ingest\n{USAGE}"
             );
             return ExitCode::from(2);
         }
