@@ -73,6 +73,24 @@ impl FileConfig {
         }
     }
 
+    /// Sets one TLS key from text (`None` removes it); the inverse of [`Self::tls_value`]. `acme_staging` is set
+    /// only when `true` (false is its default).
+    pub fn set_tls_value(&mut self, key: &str, value: Option<String>) {
+        match key {
+            "tls_mode" => self.tls_mode = value,
+            "tls_domains" => self.tls_domains = value,
+            "acme_directory_url" => self.acme_directory_url = value,
+            "acme_staging" => self.acme_staging = value.filter(|v| v == "true").map(|_| true),
+            "acme_email" => self.acme_email = value,
+            "acme_ca_file" => self.acme_ca_file = value,
+            "https_listen" => self.https_listen = value,
+            "http_listen" => self.http_listen = value,
+            "tls_cert_file" => self.tls_cert_file = value,
+            "tls_key_file" => self.tls_key_file = value,
+            _ => {}
+        }
+    }
+
     /// Parses the file's text; the error names the offending key and line.
     pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
         toml::from_str(text)

@@ -92,3 +92,16 @@ fn data_dir_from_env_when_no_flag() {
         .unwrap();
     assert_eq!(cfg.data_dir.root(), dir.path());
 }
+
+#[test]
+fn every_tls_key_is_set_as_it_is_read() {
+    let mut file = FileConfig::default();
+    for key in super::tls::KEYS {
+        let value = if key == "acme_staging" { "true".to_owned() } else { format!("value of {key}") };
+        file.set_tls_value(key, Some(value.clone()));
+        assert_eq!(file.tls_value(key), Some(value), "{key}");
+        file.set_tls_value(key, None);
+        assert_eq!(file.tls_value(key), None, "{key}");
+    }
+    assert_eq!(file, FileConfig::default());
+}

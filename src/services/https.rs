@@ -156,17 +156,7 @@ impl HttpsSettingsService {
         let next = self.validate(&file, input)?;
         write::update(&self.config.data_dir, |file| {
             for (field, key) in FIELDS.into_iter().filter(|(field, _)| !self.fixed_fields().contains(field)) {
-                let value = Some(input.value(field)).filter(|v| !v.is_empty());
-                match key {
-                    "tls_mode" => file.tls_mode = value,
-                    "tls_domains" => file.tls_domains = value,
-                    "acme_email" => file.acme_email = value,
-                    "acme_staging" => file.acme_staging = Some(input.staging).filter(|on| *on),
-                    "acme_directory_url" => file.acme_directory_url = value,
-                    "tls_cert_file" => file.tls_cert_file = value,
-                    "tls_key_file" => file.tls_key_file = value,
-                    _ => {}
-                }
+                file.set_tls_value(key, Some(input.value(field)).filter(|v| !v.is_empty()));
             }
         })
         .map_err(|e| HttpsSettingsError::Io(e.to_string()))?;

@@ -45,20 +45,28 @@ struct AttemptView {
     finished: String,
 }
 
+/// `running`, `succeeded`, `failed` or `lost`.
+fn attempt_state(attempt: &UpdateState, now: i64) -> &'static str {
+    match &attempt.outcome {
+        Some(o) if o.succeeded => "succeeded",
+        Some(_) => "failed",
+        None if now - attempt.started_at > GATE_GIVEN_UP_MILLIS => "lost",
+        None => "running",
+    }
+}
+
 fn attempt_view(attempt: &UpdateState, now: i64) -> AttemptView {
     let utc = jiff::tz::TimeZone::UTC;
-    let (state, reason, finished) = match &attempt.outcome {
-        Some(o) if o.succeeded => ("succeeded", String::new(), local_time(o.finished_at, &utc)),
-        Some(o) => ("failed", o.reason.clone(), local_time(o.finished_at, &utc)),
-        None if now - attempt.started_at > GATE_GIVEN_UP_MILLIS => ("lost", String::new(), String::new()),
-        None => ("running", String::new(), String::new()),
+    let (reason, finished) = match &attempt.outcome {
+        Some(o) => (o.reason.clone(), local_time(o.finished_at, &utc)),
+        None => (String::new(), String::new()),
     };
     AttemptView {
+        state: attempt_state(attempt, now),
         from: attempt.from.clone(),
         to: attempt.to.clone(),
         started: local_time(attempt.started_at, &utc),
         backup_file: attempt.backup_file.clone(),
-        state,
         reason,
         finished,
     }
@@ -66,7 +74,7 @@ fn attempt_view(attempt: &UpdateState, now: i64) -> AttemptView {
 
 /// Whether an update is under way: being installed here, or restarting behind the health gate.
 fn in_flight(status: &UpdateStatus, now: i64) -> bool {
-    status.running || status.last_attempt.as_ref().is_some_and(|a| attempt_view(a, now).state == "running")
+    status.running || status.last_attempt.as_ref().is_some_and(|a| attempt_state(a, now) == "running")
 }
 
 #[derive(Template)]
