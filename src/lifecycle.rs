@@ -51,6 +51,37 @@ impl DataDirLock {
     }
 }
 
+/// A stop request (SIGTERM or SIGINT), watched in the background from the moment this is made until the process
+/// ends. Once tokio has listened for a signal its handler stays installed for the life of the process, so a signal
+/// that arrives while nobody listens is swallowed: between serving and an update's restart, a `systemctl stop`
+/// would be ignored and the process would start again.
+#[derive(Clone)]
+pub struct StopRequest(tokio::sync::watch::Receiver<bool>);
+
+impl StopRequest {
+    pub fn watch() -> Self {
+        let (arrived, watching) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = arrived.send(true);
+        });
+        Self(watching)
+    }
+
+    /// Whether a stop has been requested.
+    pub fn arrived(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves when a stop is requested (at once if one already was).
+    pub async fn requested(&mut self) {
+        if self.0.wait_for(|arrived| *arrived).await.is_err() {
+            // The watching task ended without a signal (the runtime is shutting down): no stop will come.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 /// Resolves when the process is asked to stop (SIGTERM or SIGINT).
 pub async fn shutdown_signal() {
     let ctrl_c = async {

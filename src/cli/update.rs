@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use super::workspace::{close, open_installed};
 use super::{DatabaseArgs, fail};
 use crate::config::Config;
+use crate::lifecycle::StopRequest;
 use crate::services::update::{UpdateStatus, gate};
 use crate::services::workspaces::Owner;
 use crate::startup::Application;
@@ -51,14 +52,16 @@ impl UpdateCommand {
 pub(super) async fn serve_until_stopped(app: Application, config: &Config) -> ExitCode {
     let runtime = app.runtime();
     let waiting = runtime.clone();
+    let stop_request = StopRequest::watch();
+    let mut watching = stop_request.clone();
     let stop = async move {
         tokio::select! {
-            () = crate::lifecycle::shutdown_signal() => {}
+            () = watching.requested() => {}
             () = waiting.restart_requested() => tracing::info!("stopping to start the new version"),
         }
     };
     match app.run_until_stopped(stop).await {
-        Ok(()) if runtime.is_restart_requested() => gate::after_serve(config).await,
+        Ok(()) if runtime.is_restart_requested() => gate::after_serve(config, stop_request).await,
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e.to_string()),
     }
@@ -121,7 +124,8 @@ async fn gate_and_report(config: &Config, args: &UpdateArgs, to: &str) -> ExitCo
         serve_args.extend(["--database-url".into(), url.into()]);
     }
     serve_args.extend(["--listen".into(), config.listen.to_string().into()]);
-    match gate::run(config, &serve_args).await.and_then(|attempt| attempt.outcome) {
+    let mut stop_request = StopRequest::watch();
+    match gate::run(config, &serve_args, &mut stop_request).await.and_then(|attempt| attempt.outcome) {
         Some(outcome) if outcome.succeeded => {
             println!("updated to {to}; start the service again");
             ExitCode::SUCCESS

@@ -79,6 +79,14 @@ fn failing_script(data: &Path) -> String {
     )
 }
 
+/// A new version that passes its smoke test, then never answers its health check.
+fn unresponsive_script() -> String {
+    let real = binary().display().to_string();
+    format!(
+        "#!/bin/sh\nif [ \"$1\" = version ]; then CONVERSURE_TEST_VERSION=0.2.0 exec '{real}' \"$@\"; fi\nexec sleep 120\n"
+    )
+}
+
 struct Instance {
     _root: tempfile::TempDir,
     exe: PathBuf,
@@ -169,6 +177,23 @@ impl Instance {
         panic!("/healthz never reported {version}; log:\n{}", self.log());
     }
 
+    /// Waits until the process that the health gate handed over to reports the attempt's outcome. `/healthz` alone
+    /// is not enough: the gate's trial run of the new version answers it too, before the outcome is decided.
+    async fn wait_for_outcome(&self, key: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            assert!(Instant::now() < deadline, "no outcome; log:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if let Ok(answer) =
+                reqwest::Client::new().get(self.url("/api/v1/instance/update")).bearer_auth(key).send().await
+                && let Ok(body) = answer.json::<Value>().await
+                && !body["last_attempt"]["outcome"].is_null()
+            {
+                return body;
+            }
+        }
+    }
+
     async fn api(&self, method: reqwest::Method, path: &str, key: &str) -> (u16, Value) {
         let answer = reqwest::Client::new().request(method, self.url(path)).bearer_auth(key).send().await.unwrap();
         let status = answer.status().as_u16();
@@ -225,12 +250,11 @@ async fn a_refused_release_changes_nothing_and_a_signed_one_installs() {
     // The signed release installs, restarts and reports its version; the old executable is kept.
     let (status, body) = app.api(reqwest::Method::POST, apply, &key).await;
     assert_eq!(status, 202, "{body}");
-    app.wait_for_version("0.2.0").await;
+    let body = app.wait_for_outcome(&key).await;
+    assert_eq!(body["current_version"], "0.2.0", "{body}");
     assert_eq!(std::fs::read_to_string(&app.exe).unwrap(), healthy_script());
     assert_eq!(std::fs::read(conversure::services::update::state::old_exe(&app.exe)).unwrap(), original);
     assert!(app.backups().iter().any(|f| f.contains("pre-update")), "{:?}", app.backups());
-    let (_, body) = app.api(reqwest::Method::GET, "/api/v1/instance/update", &key).await;
-    assert_eq!(body["current_version"], "0.2.0", "{body}");
     assert_eq!(body["last_attempt"]["outcome"]["succeeded"], true, "{body}");
 }
 
@@ -246,18 +270,7 @@ async fn a_new_version_that_fails_its_health_check_is_rolled_back() {
     let (status, body) = app.api(reqwest::Method::POST, "/api/v1/instance/update/apply", &key).await;
     assert_eq!(status, 202, "{body}");
 
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let outcome = loop {
-        assert!(Instant::now() < deadline, "no outcome; log:\n{}", app.log());
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        if let Ok(answer) =
-            reqwest::Client::new().get(app.url("/api/v1/instance/update")).bearer_auth(&key).send().await
-            && let Ok(body) = answer.json::<Value>().await
-            && !body["last_attempt"]["outcome"].is_null()
-        {
-            break body;
-        }
-    };
+    let outcome = app.wait_for_outcome(&key).await;
     assert_eq!(outcome["current_version"], "0.1.0", "{outcome}");
     assert_eq!(outcome["last_attempt"]["outcome"]["succeeded"], false, "{outcome}");
     assert!(outcome["last_attempt"]["outcome"]["reason"].as_str().unwrap().contains("stopped"), "{outcome}");
@@ -266,6 +279,46 @@ async fn a_new_version_that_fails_its_health_check_is_rolled_back() {
     let (_, workspaces) = app.api(reqwest::Method::GET, "/api/v1/workspaces", &key).await;
     assert!(!workspaces.to_string().contains("intruder"), "{workspaces}");
     assert!(workspaces.to_string().contains("Acme Support"), "{workspaces}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_requested_during_the_health_check_rolls_back_and_does_not_restart() {
+    let published: Published = Arc::default();
+    let base = release_server(Arc::clone(&published)).await;
+    let (mut app, key) = Instance::installed(&format!("{base}/manifest.json")).await;
+    let original = std::fs::read(&app.exe).unwrap();
+    publish(&published, &base, &unresponsive_script(), &seed(), None);
+    app.start(&[]);
+    app.wait_for_version("0.1.0").await;
+    let (status, body) = app.api(reqwest::Method::POST, "/api/v1/instance/update/apply", &key).await;
+    assert_eq!(status, 202, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !app.log().contains("behind the health gate") {
+        assert!(Instant::now() < deadline, "the gate never started; log:\n{}", app.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // As `systemctl stop` would: the process ends instead of waiting out the gate and restarting.
+    let mut child = app.child.take().unwrap();
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running after SIGTERM; log:\n{}", app.log());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status}; log:\n{}", app.log());
+    assert!(!app.log().contains("Conversure 0.2.0 is running"), "{}", app.log());
+    let state: Value = serde_json::from_slice(&std::fs::read(app.data.join("update-state.json")).unwrap()).unwrap();
+    assert_eq!(state["outcome"]["succeeded"], false, "{state}");
+    assert!(state["outcome"]["reason"].as_str().unwrap().contains("asked to stop"), "{state}");
+    assert_eq!(std::fs::read(&app.exe).unwrap(), original, "the old executable is back");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

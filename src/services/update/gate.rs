@@ -13,6 +13,7 @@ use super::backup_link;
 use super::install;
 use super::state::{self, UpdateState};
 use crate::config::Config;
+use crate::lifecycle::StopRequest;
 
 /// How long the new version has to answer healthy.
 const HEALTH_DEADLINE: Duration = Duration::from_secs(60);
@@ -23,31 +24,42 @@ pub const EXIT_RESTART: u8 = 75;
 
 /// After `serve` stopped for an update: run the gate with the same arguments, then restart into whichever
 /// executable is in place (the new one, or the old one put back).
-pub async fn after_serve(config: &Config) -> ExitCode {
+/// A stop requested meanwhile ends the gate (an undecided update is rolled back) and the process, without restarting.
+pub async fn after_serve(config: &Config, mut stop_request: StopRequest) -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    let exe = match run(config, &args).await {
+    let exe = match run(config, &args, &mut stop_request).await {
         Some(attempt) => attempt.exe,
         None => match std::env::current_exe() {
             Ok(exe) => exe,
             Err(e) => return fail(&format!("cannot locate this executable to restart: {e}")),
         },
     };
+    if stop_request.arrived() {
+        tracing::info!("asked to stop during the update: not restarting");
+        return ExitCode::SUCCESS;
+    }
     handover(&exe, &args)
 }
 
 /// Runs the gate for the attempt in flight (none: `None`), starting the new executable with `args`; returns the
-/// attempt with its outcome recorded.
-pub async fn run(config: &Config, args: &[OsString]) -> Option<UpdateState> {
+/// attempt with its outcome recorded. A stop request before the verdict counts as a failure: the update is rolled
+/// back rather than left half-checked.
+pub async fn run(config: &Config, args: &[OsString], stop_request: &mut StopRequest) -> Option<UpdateState> {
     let mut attempt = state::read(&config.data_dir).filter(|a| a.outcome.is_none())?;
     let url = format!("http://{}/healthz", loopback(config.listen));
     tracing::info!(to = %attempt.to, "starting the new version behind the health gate");
-    let verdict = match spawn(&attempt.exe, args) {
-        Ok(mut child) => {
-            let verdict = wait_healthy(&mut child, &url, &attempt.to).await;
+    let interrupted = || "the service was asked to stop before the new version passed its health check".to_owned();
+    let verdict = match spawn_unless_stopping(&attempt.exe, args, stop_request) {
+        None => Err(interrupted()),
+        Some(Ok(mut child)) => {
+            let verdict = tokio::select! {
+                verdict = wait_healthy(&mut child, &url, &attempt.to) => verdict,
+                () = stop_request.requested() => Err(interrupted()),
+            };
             stop(&mut child).await;
             verdict
         }
-        Err(e) => Err(format!("the new version does not start: {e}")),
+        Some(Err(e)) => Err(format!("the new version does not start: {e}")),
     };
     let reason = match verdict {
         Ok(()) => {
@@ -89,8 +101,9 @@ fn loopback(listen: SocketAddr) -> SocketAddr {
     }
 }
 
-fn spawn(exe: &Path, args: &[OsString]) -> std::io::Result<Child> {
-    Command::new(exe).args(args).stdin(Stdio::null()).spawn()
+/// Starts the new executable, unless a stop was already requested (`None`).
+fn spawn_unless_stopping(exe: &Path, args: &[OsString], stop_request: &StopRequest) -> Option<std::io::Result<Child>> {
+    (!stop_request.arrived()).then(|| Command::new(exe).args(args).stdin(Stdio::null()).spawn())
 }
 
 /// Polls `/healthz` until it reports `version` healthy; fails when the child exits, another version answers, or
