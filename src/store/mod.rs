@@ -97,6 +97,16 @@ impl Db {
         })
     }
 
+    /// Opens an SQLite file that nothing writes to (a backup's snapshot copy) read-only: opening, reading and
+    /// closing it leave its bytes as they are, so it can be archived while it is being read.
+    pub async fn open_read_only_sqlite(path: &std::path::Path) -> Result<Self, StoreError> {
+        Ok(Self {
+            inner: Inner::Sqlite(sqlite::SqliteDb::open_read_only(path).await?),
+            job_wake: Arc::new(Notify::new()),
+            inbox_signal: Arc::new(tokio::sync::watch::Sender::new(0)),
+        })
+    }
+
     /// Postgres: listens for jobs enqueued by other nodes and wakes this node's workers; returns only when the
     /// listener cannot continue (SQLite: never returns, there are no other nodes).
     pub async fn forward_job_notifications(&self) {

@@ -20,6 +20,8 @@ const BUSY_TIMEOUT_MS: u32 = 5_000;
 pub(super) struct SqliteDb {
     writer: Arc<tokio::sync::Mutex<Connection>>,
     readers: Arc<ReaderPool>,
+    /// Opened by [`SqliteDb::open_read_only`]: nothing to fold back at close.
+    read_only: bool,
 }
 
 pub(super) struct ReaderPool {
@@ -45,9 +47,19 @@ pub(super) enum SqliteConn {
 
 impl SqliteDb {
     pub(super) async fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, false).await
+    }
+
+    /// Every connection read-only, the "writer" too: opening, reading and closing leave the file's bytes as they
+    /// are (no journal-mode switch, no checkpoint or `optimize` at close).
+    pub(super) async fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, true).await
+    }
+
+    async fn open_with(path: &Path, read_only: bool) -> Result<Self, StoreError> {
         let path = path.to_owned();
         blocking(move || {
-            let writer = open_connection(&path, false)?;
+            let writer = open_connection(&path, read_only)?;
             Ok(Self {
                 writer: Arc::new(tokio::sync::Mutex::new(writer)),
                 readers: Arc::new(ReaderPool {
@@ -55,6 +67,7 @@ impl SqliteDb {
                     slots: Arc::new(Semaphore::new(READERS)),
                     path,
                 }),
+                read_only,
             })
         })
     }
@@ -113,6 +126,9 @@ impl SqliteDb {
 
     /// Folds the WAL back into the database file so the next start has nothing to replay.
     pub(super) async fn close(&self) {
+        if self.read_only {
+            return;
+        }
         let conn = self.writer.lock().await;
         if let Err(e) = blocking(|| conn.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);")) {
             tracing::warn!(error = %e, "checkpoint at shutdown failed; the WAL is replayed at the next start");

@@ -114,7 +114,21 @@ pub fn write(
     passphrase: Option<&str>,
     progress: &dyn Fn(u64),
 ) -> Result<Written, ArchiveError> {
-    check_sources(header, sources)?;
+    write_each(out, header, sources.iter().cloned().map(Ok), passphrase, progress)
+}
+
+/// [`write`] with sources that may still be in the making: each is taken from `sources` only when its turn comes
+/// (a file written beside the archive can be waited for there), and the first error ends the archive.
+pub fn write_each(
+    out: &Path,
+    header: &Header,
+    sources: impl Iterator<Item = Result<Source, ArchiveError>>,
+    passphrase: Option<&str>,
+    progress: &dyn Fn(u64),
+) -> Result<Written, ArchiveError> {
+    if header.format != FORMAT {
+        return Err(ArchiveError::UnknownFormat(header.format));
+    }
     let partial = partial_path(out);
     let written = write_partial(&partial, header, sources, passphrase, progress).and_then(|written| {
         fs::rename(&partial, out).map_err(ArchiveError::io("rename", &partial))?;
@@ -132,26 +146,20 @@ pub fn write(
     written
 }
 
-/// Refuses what would make an unreadable archive: another format, unsafe or reserved or repeated paths, and
-/// sources that are not regular files.
-fn check_sources(header: &Header, sources: &[Source]) -> Result<(), ArchiveError> {
-    if header.format != FORMAT {
-        return Err(ArchiveError::UnknownFormat(header.format));
+/// Refuses what would make an unreadable archive: unsafe, reserved or repeated paths (`seen` holds the paths
+/// before it), and sources that are not regular files.
+fn check_source(source: &Source, seen: &mut std::collections::HashSet<String>) -> Result<(), ArchiveError> {
+    let path = source.archive_path.as_str();
+    check_entry_path(path).map_err(ArchiveError::InvalidSource)?;
+    if path == HEADER_ENTRY || path == MANIFEST_ENTRY {
+        return Err(ArchiveError::InvalidSource(format!("{path}: the name is reserved")));
     }
-    let mut seen = std::collections::HashSet::new();
-    for source in sources {
-        let path = source.archive_path.as_str();
-        check_entry_path(path).map_err(ArchiveError::InvalidSource)?;
-        if path == HEADER_ENTRY || path == MANIFEST_ENTRY {
-            return Err(ArchiveError::InvalidSource(format!("{path}: the name is reserved")));
-        }
-        if !seen.insert(path) {
-            return Err(ArchiveError::InvalidSource(format!("{path}: listed twice")));
-        }
-        let metadata = fs::symlink_metadata(&source.file).map_err(ArchiveError::io("read", &source.file))?;
-        if !metadata.is_file() {
-            return Err(ArchiveError::InvalidSource(format!("{}: not a regular file", source.file.display())));
-        }
+    if !seen.insert(path.to_owned()) {
+        return Err(ArchiveError::InvalidSource(format!("{path}: listed twice")));
+    }
+    let metadata = fs::symlink_metadata(&source.file).map_err(ArchiveError::io("read", &source.file))?;
+    if !metadata.is_file() {
+        return Err(ArchiveError::InvalidSource(format!("{}: not a regular file", source.file.display())));
     }
     Ok(())
 }
@@ -166,16 +174,21 @@ fn zstd_workers() -> u32 {
 fn write_partial(
     partial: &Path,
     header: &Header,
-    sources: &[Source],
+    sources: impl Iterator<Item = Result<Source, ArchiveError>>,
     passphrase: Option<&str>,
     progress: &dyn Fn(u64),
 ) -> Result<Written, ArchiveError> {
     let failed = ArchiveError::io("write", partial);
     let file = OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(partial).map_err(&failed)?;
-    let whole = HashingWriter::new(BufWriter::with_capacity(FILE_BUFFER, file));
+    let buffered = BufWriter::with_capacity(FILE_BUFFER, file);
+    // The whole file's sha256: of the ciphertext when encrypted; otherwise the file is the compressed bytes and the
+    // trailer, and the compressed bytes' hash (which the trailer needs anyway) is carried on instead of hashing twice.
     let envelope = match passphrase {
-        Some(passphrase) => Envelope::Encrypted(Box::new(Encryptor::new(whole, passphrase, KdfParams::current())?)),
-        None => Envelope::Plain(whole),
+        Some(passphrase) => {
+            let whole = HashingWriter::new(buffered);
+            Envelope::Encrypted(Box::new(Encryptor::new(whole, passphrase, KdfParams::current())?))
+        }
+        None => Envelope::Plain(HashingWriter::counting(buffered)),
     };
     let mut encoder = zstd::Encoder::new(HashingWriter::new(envelope), ZSTD_LEVEL).map_err(&failed)?;
     encoder.include_checksum(true).map_err(&failed)?;
@@ -187,8 +200,11 @@ fn write_partial(
     let header_entry = append(&mut tar, HEADER_ENTRY, &mut &header_json[..], header_json.len() as u64, mtime);
     let mut entries = vec![header_entry.map_err(&failed)?];
     let read_so_far = Cell::new(0u64);
+    let mut seen = std::collections::HashSet::new();
     for source in sources {
-        entries.push(append_source(&mut tar, source, mtime, &|n| {
+        let source = source?;
+        check_source(&source, &mut seen)?;
+        entries.push(append_source(&mut tar, &source, mtime, &|n| {
             read_so_far.set(read_so_far.get() + n);
             progress(read_so_far.get());
         })?);
@@ -198,9 +214,12 @@ fn write_partial(
     append(&mut tar, MANIFEST_ENTRY, &mut &manifest_json[..], manifest_json.len() as u64, mtime).map_err(&failed)?;
 
     let compressed = tar.into_inner().and_then(|encoder| encoder.finish()).map_err(&failed)?;
-    let (mut envelope, digest, _) = compressed.into_parts();
-    envelope.write_all(&streams::trailer(&digest)).map_err(&failed)?;
-    let (buffered, whole_digest, size) = envelope.finish().map_err(&failed)?.into_parts();
+    let (mut envelope, compressed_hash, _) = compressed.into_parts();
+    let compressed_hash = compressed_hash.unwrap_or_default();
+    let trailer = streams::trailer(&compressed_hash.clone().finalize().into());
+    envelope.write_all(&trailer).map_err(&failed)?;
+    let (buffered, whole_hash, size) = envelope.finish().map_err(&failed)?.into_parts();
+    let whole_digest = whole_hash.unwrap_or_else(|| compressed_hash.chain_update(trailer)).finalize();
     let file = buffered.into_inner().map_err(|e| failed(e.into_error()))?;
     file.sync_all().map_err(&failed)?;
     Ok(Written { size, sha256: hex::encode(whole_digest) })

@@ -1,17 +1,17 @@
-//! Making one backup: snapshot the database (SQLite: a hot physical copy, then a logical export read from that
-//! copy; Postgres: a logical export inside one repeatable-read snapshot), list the media, seal the configuration's
-//! secrets, write the archive outside any database lock, store it, prune.
+//! Making one backup: snapshot the database (SQLite: a hot physical copy, and a logical export read from that copy
+//! while the archive is written; Postgres: a logical export inside one repeatable-read snapshot), list the media,
+//! seal the configuration's secrets, write the archive outside any database lock, store it, prune.
 
 use std::path::{Path, PathBuf};
 
-use super::archive::{self, Source};
+use super::archive::{self, ArchiveError, Source};
 use super::destination::Destination;
 use super::manifest::{Header, SealedSecrets};
 use super::{BackupError, BackupKind, BackupSummary, Scratch, blocking, ops, policy};
-use crate::config::{Config, DatabaseUrl};
+use crate::config::Config;
 use crate::crypto::DataKey;
 use crate::store::settings::{self, Scope};
-use crate::store::{Db, now_millis, transfer};
+use crate::store::{Db, StoreError, now_millis, transfer};
 
 /// Format version of the archives this code writes.
 pub const ARCHIVE_FORMAT: u32 = 1;
@@ -30,7 +30,7 @@ pub(super) async fn build(
 ) -> Result<BackupSummary, BackupError> {
     let scratch = Scratch::new(ctx.config, "backup")?;
     let created_at = now_millis();
-    let (physical, logical) = op.run("snapshot", snapshot(ctx.db, scratch.path())).await?;
+    let snapshot = op.run("snapshot", snapshot(ctx.db, scratch.path())).await?;
     let media = op.run("media", list_media(ctx.config.data_dir.media_dir())).await?;
     let secrets = seal_secrets(ctx.config, passphrase)?;
     let config_file = scratch.path().join("config.json");
@@ -39,6 +39,7 @@ pub(super) async fn build(
     let mut conn = ctx.db.read().await?;
     let instance_id = settings::get(&mut conn, Scope::Instance, "instance.id").await?.unwrap_or_default();
     drop(conn);
+    let logical = snapshot.summary;
     let header = Header {
         format: ARCHIVE_FORMAT,
         app_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -48,22 +49,25 @@ pub(super) async fn build(
         created_at,
         kind,
         logical: logical.clone(),
-        physical_database: physical.is_some(),
+        physical_database: snapshot.physical.is_some(),
         media_files: media.len() as u64,
         secrets,
     };
-    let mut sources = Vec::with_capacity(media.len() + logical.tables.len() + 2);
-    if let Some(file) = physical {
-        sources.push(Source { archive_path: "database/sqlite.db".to_owned(), file });
-    }
-    for table in &logical.tables {
-        sources.push(Source {
+    let physical =
+        snapshot.physical.map(|file| Source { archive_path: "database/sqlite.db".to_owned(), file }).into_iter();
+    let mut rest: Vec<Source> = logical
+        .tables
+        .iter()
+        .map(|table| Source {
             archive_path: format!("database/logical/{}.jsonl", table.table),
-            file: scratch.path().join("logical").join(format!("{}.jsonl", table.table)),
-        });
-    }
-    sources.push(Source { archive_path: "config.json".to_owned(), file: config_file });
-    sources.extend(media);
+            file: snapshot.logical_dir.join(format!("{}.jsonl", table.table)),
+        })
+        .collect();
+    rest.push(Source { archive_path: "config.json".to_owned(), file: config_file });
+    rest.extend(media);
+    // The export's files are taken once the export running beside the archive has finished (an error ends it).
+    let export_done = std::iter::once_with(move || snapshot.export.map_or(Ok(()), PendingExport::finish));
+    let sources = physical.map(Ok).chain(export_done.filter_map(Result::err).map(Err)).chain(rest.into_iter().map(Ok));
 
     let existing: Vec<String> = ctx.destination.list()?.into_iter().map(|b| b.file_name).collect();
     let name = (0..100)
@@ -77,7 +81,7 @@ pub(super) async fn build(
     let written = op
         .run("archive", async move {
             let written = blocking(move || {
-                archive::write(&out_for_write, &header, &sources, passphrase_owned.as_deref(), &report)
+                archive::write_each(&out_for_write, &header, sources, passphrase_owned.as_deref(), &report)
                     .map_err(BackupError::from)
             })
             .await?;
@@ -98,27 +102,76 @@ pub(super) async fn build(
     Ok(summary)
 }
 
-/// The database parts: the physical SQLite copy (if any) and the logical export, both of one moment.
-async fn snapshot(db: &Db, dir: &Path) -> Result<((Option<PathBuf>, transfer::ExportSummary), String), BackupError> {
+/// The database parts of one moment: the physical SQLite copy (if any) and the summary of the logical export,
+/// whose files are in `logical_dir` or, for SQLite, still being written by `export`.
+struct Snapshot {
+    physical: Option<PathBuf>,
+    summary: transfer::ExportSummary,
+    logical_dir: PathBuf,
+    export: Option<PendingExport>,
+}
+
+/// SQLite: a physical copy (`VACUUM INTO`), then the logical export read from that copy, not the live file: both
+/// forms hold the same rows, and the export's reads never compete with the writer. As nothing writes to the copy,
+/// the export's summary is known up front and the export itself runs beside the archive writer, which meanwhile
+/// compresses the copy (the two are most of the backup's CPU). Postgres: the export inside one repeatable-read
+/// snapshot, before the archive.
+async fn snapshot(db: &Db, dir: &Path) -> Result<(Snapshot, String), BackupError> {
     let logical_dir = dir.join("logical");
     ops::create_private_dir(&logical_dir).map_err(|e| BackupError::io("creating the export directory", e))?;
     let copy = dir.join("sqlite.db");
     if db.sqlite_snapshot(&copy).await? {
-        // Export from the copy, not the live file: the two forms then hold exactly the same rows, and the export's
-        // reads never compete with the writer.
-        let snapshot = Db::open(&DatabaseUrl::Sqlite(copy.clone())).await?;
-        let exported = transfer::export(&snapshot, &logical_dir).await;
-        snapshot.close().await;
-        for suffix in ["-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", copy.display()));
-        }
-        let summary = exported?;
-        let detail = format!("sqlite copy and {} tables at schema {}", summary.tables.len(), summary.schema_version);
-        Ok(((Some(copy), summary), detail))
+        let frozen = Db::open_read_only_sqlite(&copy).await?;
+        let summary = transfer::summary(&frozen).await?;
+        let export = PendingExport::start(frozen, logical_dir.clone(), summary.clone());
+        let detail = format!(
+            "sqlite copy; exporting its {} tables at schema {} beside the archive",
+            summary.tables.len(),
+            summary.schema_version
+        );
+        Ok((Snapshot { physical: Some(copy), summary, logical_dir, export: Some(export) }, detail))
     } else {
         let summary = transfer::export(db, &logical_dir).await?;
         let detail = format!("{} tables at schema {}", summary.tables.len(), summary.schema_version);
-        Ok(((None, summary), detail))
+        Ok((Snapshot { physical: None, summary, logical_dir, export: None }, detail))
+    }
+}
+
+/// The logical export of a snapshot copy, running as its own task; dropping this stops it.
+struct PendingExport {
+    result: tokio::sync::oneshot::Receiver<Result<transfer::ExportSummary, StoreError>>,
+    expected: transfer::ExportSummary,
+    _task: AbortOnDrop,
+}
+
+impl PendingExport {
+    fn start(frozen: Db, dir: PathBuf, expected: transfer::ExportSummary) -> Self {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let _ = done.send(transfer::export(&frozen, &dir).await);
+            frozen.close().await;
+        });
+        Self { result, expected, _task: AbortOnDrop(task.abort_handle()) }
+    }
+
+    /// Waits for the export (on the archive's blocking thread) and checks it wrote what the summary promised.
+    fn finish(self) -> Result<(), ArchiveError> {
+        let failed = |why: String| ArchiveError::InvalidSource(format!("the database's logical export: {why}"));
+        match self.result.blocking_recv() {
+            Ok(Ok(exported)) if exported == self.expected => Ok(()),
+            Ok(Ok(_)) => Err(failed("it does not match the snapshot's row counts".to_owned())),
+            Ok(Err(e)) => Err(failed(e.to_string())),
+            Err(_) => Err(failed("it stopped before the end".to_owned())),
+        }
+    }
+}
+
+/// Stops a task when dropped (an archive that failed no longer waits for the export).
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

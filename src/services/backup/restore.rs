@@ -286,9 +286,9 @@ async fn open_checked(config: &Config, header: &Header, count_rows: bool) -> Res
 
 /// Fails naming the first table whose row count differs from the archive's manifest.
 async fn rows_match(db: &Db, header: &Header) -> Result<(), BackupError> {
-    let found = transfer::row_counts(db).await?;
+    let found = transfer::summary(db).await?.tables;
     for expected in &header.logical.tables {
-        let rows = found.iter().find(|(name, _)| *name == expected.table).map(|(_, rows)| *rows);
+        let rows = found.iter().find(|found| found.table == expected.table).map(|found| found.rows);
         if rows != Some(expected.rows) {
             return Err(BackupError::Failed(format!(
                 "the restored table {} holds {} rows, the backup {}",

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use super::codec::{self, Header};
+use super::codec::{EncodedRow, Header};
 use super::table::{Pages, Table};
 use super::{ExportSummary, FORMAT, TableCount, file_name, io_error};
 use crate::store::sqlite::blocking;
@@ -33,7 +33,7 @@ async fn write_table(conn: &mut Conn, table: &Table, path: &Path) -> Result<u64,
     let mut rows = 0_u64;
     let mut pages = Pages::new(table);
     while let Some(page) = pages.next(conn).await? {
-        blocking(|| page.iter().try_for_each(|row| write_line(&mut out, &codec::encode_row(row)))).map_err(&failed)?;
+        blocking(|| page.iter().try_for_each(|row| write_line(&mut out, &EncodedRow(row)))).map_err(&failed)?;
         rows += u64::try_from(page.len()).unwrap_or(u64::MAX);
     }
     // Keyset paging skips rows whose key is NULL (SQLite allows that in some keys): never write a silently short

@@ -2,7 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::codec;
+use super::codec::EncodedRow;
 use super::table::{Pages, Table};
 use crate::store::{Db, StoreError, migrate};
 
@@ -15,7 +15,7 @@ pub(super) async fn run(db: &Db) -> Result<Vec<(String, u64, String)>, StoreErro
         let mut digest = RowSetDigest::default();
         let mut pages = Pages::new(&table);
         while let Some(page) = pages.next(&mut conn).await? {
-            page.iter().for_each(|row| digest.add(codec::encode_row(row).to_string().as_bytes()));
+            page.iter().for_each(|row| digest.add(&serde_json::to_vec(&EncodedRow(row)).unwrap_or_default()));
         }
         out.push((name, digest.rows, digest.finish(&table.column_names())));
     }

@@ -61,18 +61,19 @@ pub async fn fingerprint(db: &Db) -> Result<Vec<(String, u64, String)>, StoreErr
     fingerprint::run(db).await
 }
 
-/// Per table at the database's schema version: (name, row count). Restore's check of a moved-in database file,
-/// cheap where [`fingerprint`] reads every row.
-pub async fn row_counts(db: &Db) -> Result<Vec<(String, u64)>, StoreError> {
+/// The summary an export of this database would have (its schema version and every table's row count), read in
+/// one snapshot: cheap where [`fingerprint`] reads every row. On a database nobody writes to (a backup's snapshot
+/// copy) it is known before the export runs; restore checks a moved-in database file against it.
+pub async fn summary(db: &Db) -> Result<ExportSummary, StoreError> {
     let mut conn = db.read_snapshot().await?;
-    let version = migrate::version_on(&mut conn).await?;
-    let mut out = Vec::new();
-    for name in migrate::tables_at(db.backend(), version) {
+    let schema_version = migrate::version_on(&mut conn).await?;
+    let mut tables = Vec::new();
+    for name in migrate::tables_at(db.backend(), schema_version) {
         let rows = table::Table::describe(&mut conn, &name).await?.count(&mut conn).await?;
-        out.push((name, rows));
+        tables.push(TableCount { table: name, rows });
     }
     conn.commit().await?;
-    Ok(out)
+    Ok(ExportSummary { format: FORMAT, schema_version, tables })
 }
 
 /// The export file of a table.

@@ -29,28 +29,35 @@ pub(super) fn trailer(digest: &[u8; 32]) -> [u8; TRAILER_LEN] {
     out
 }
 
-/// A writer that counts and hashes what passes through it.
+/// A writer that counts, and unless made with [`HashingWriter::counting`] hashes, what passes through it.
 pub(super) struct HashingWriter<W> {
     inner: W,
-    hasher: Sha256,
+    hasher: Option<Sha256>,
     count: u64,
 }
 
 impl<W: Write> HashingWriter<W> {
     pub(super) fn new(inner: W) -> Self {
-        Self { inner, hasher: Sha256::new(), count: 0 }
+        Self { inner, hasher: Some(Sha256::new()), count: 0 }
     }
 
-    /// The inner writer, the sha256 and the byte count of everything written.
-    pub(super) fn into_parts(self) -> (W, [u8; 32], u64) {
-        (self.inner, self.hasher.finalize().into(), self.count)
+    /// Counts only: for bytes whose hash is already known another way (hashing is a large part of a backup's CPU).
+    pub(super) fn counting(inner: W) -> Self {
+        Self { inner, hasher: None, count: 0 }
+    }
+
+    /// The inner writer, the hash state (`None` when only counting) and the byte count of everything written.
+    pub(super) fn into_parts(self) -> (W, Option<Sha256>, u64) {
+        (self.inner, self.hasher, self.count)
     }
 }
 
 impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let written = self.inner.write(data)?;
-        self.hasher.update(&data[..written]);
+        if let Some(hasher) = &mut self.hasher {
+            hasher.update(&data[..written]);
+        }
         self.count += written as u64;
         Ok(written)
     }

@@ -333,6 +333,32 @@ fn writing_refuses_bad_sources_and_leaves_no_partial() {
 }
 
 #[test]
+fn a_source_that_fails_in_the_making_ends_the_archive_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("b.tar.zst");
+    let good = sources(dir.path()).remove(0);
+    let later = dir.path().join("later");
+    // The second source is made only when its turn comes, after the first was read.
+    let made = Cell::new(false);
+    let sources = [Ok(good.clone()), Err(ArchiveError::InvalidSource("the export: disk full".into()))]
+        .into_iter()
+        .chain(std::iter::once_with(|| {
+            made.set(true);
+            Ok(Source { archive_path: "later".into(), file: later.clone() })
+        }));
+    let failed = write_each(&out, &header(), sources, None, &|_| {}).unwrap_err();
+    assert!(failed.to_string().contains("disk full"), "{failed}");
+    assert!(!made.get(), "nothing is taken after the error");
+    assert!(!out.exists() && !partial_path(&out).exists());
+
+    fs::write(&later, b"written while the archive ran").unwrap();
+    let sources = [good, Source { archive_path: "later".into(), file: later }].into_iter().map(Ok);
+    write_each(&out, &header(), sources, None, &|_| {}).unwrap();
+    let paths: Vec<String> = verify(&out, None).unwrap().entries.into_iter().map(|e| e.path).collect();
+    assert_eq!(paths, [HEADER_ENTRY, "database/sqlite.db", "later"]);
+}
+
+#[test]
 fn extraction_refuses_a_non_empty_destination() {
     let dir = tempfile::tempdir().unwrap();
     let (out, _) = write_sample(dir.path(), None);
