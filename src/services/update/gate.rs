@@ -24,6 +24,7 @@ pub const EXIT_RESTART: u8 = 75;
 
 /// After `serve` stopped for an update: run the gate with the same arguments, then restart into whichever
 /// executable is in place (the new one, or the old one put back).
+///
 /// A stop requested meanwhile ends the gate (an undecided update is rolled back) and the process, without restarting.
 pub async fn after_serve(config: &Config, mut stop_request: StopRequest) -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
