@@ -39,6 +39,14 @@ pub struct CsrfOnly {
     pub csrf: String,
 }
 
+/// A form with the CSRF token and a confirmation: a ticked checkbox (`on`) or a typed name, as the handler asks.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct CsrfConfirm {
+    pub csrf: String,
+    pub confirm: String,
+}
+
 /// `?done=…` after a redirect: which change was just made, for the page's success notice.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]

@@ -22,7 +22,7 @@ use crate::services::settings::{InstanceSettings, SettingsError};
 use crate::services::workspaces::{NewWorkspace, WorkspaceError, WorkspaceSummary};
 use crate::web::error::AppError;
 use crate::web::extract::OwnerUser;
-use crate::web::forms::FieldErrors;
+use crate::web::forms::{CsrfConfirm, FieldErrors};
 use crate::web::page::Page;
 use crate::web::pages::admin::{
     AuditInput, Nav, Notice, WithNav, audit_view, check_csrf, languages, local_date, optional_number, timezones, zone,
@@ -344,20 +344,13 @@ async fn set_status(
     Ok(Redirect::to(&format!("/owner/workspaces/{id}?done={done}")).into_response())
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct DeleteInput {
-    csrf: String,
-    confirm: String,
-}
-
 /// `POST /owner/workspaces/{id}/delete`: deletes the workspace and everything in it, once its slug is typed.
 async fn delete(
     State(state): State<AppState>,
     page: Page,
     WithNav(owner, nav): WithNav<OwnerUser>,
     Path(id): Path<i64>,
-    Form(input): Form<DeleteInput>,
+    Form(input): Form<CsrfConfirm>,
 ) -> Result<Response, AppError> {
     check_csrf(&owner.user, &input.csrf)?;
     let services = state.services();

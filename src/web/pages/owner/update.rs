@@ -15,7 +15,7 @@ use crate::services::update::{UpdateError, UpdateStatus};
 use crate::web::api::update::update_error;
 use crate::web::error::AppError;
 use crate::web::extract::OwnerUser;
-use crate::web::forms::{CsrfOnly, DoneQuery};
+use crate::web::forms::{CsrfConfirm, CsrfOnly, DoneQuery};
 use crate::web::page::Page;
 use crate::web::pages::admin::{Nav, Notice, WithNav, check_csrf, local_time};
 use crate::web::render;
@@ -185,21 +185,13 @@ async fn check(
     Ok(Redirect::to("/owner/update?done=checked").into_response())
 }
 
-#[derive(Deserialize)]
-struct ApplyInput {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    confirm: String,
-}
-
 /// `POST /owner/update/apply`: "Update now". Everything is verified and backed up before the executable changes;
 /// the page then follows the restart.
 async fn apply(
     State(state): State<AppState>,
     page: Page,
     WithNav(owner, nav): WithNav<OwnerUser>,
-    Form(input): Form<ApplyInput>,
+    Form(input): Form<CsrfConfirm>,
 ) -> Result<Response, AppError> {
     check_csrf(&owner.user, &input.csrf)?;
     if input.confirm != "on" {
